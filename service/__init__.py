@@ -1,0 +1,1 @@
+"""Lockgate: an event-driven control plane for Databricks runs."""

@@ -1,0 +1,184 @@
+"""/api/v1/runs and manual runs; /api/v1/events for the trigger ledger."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from service.api.deps import ApiKeyDep, SenderDep, SessionDep
+from service.api.problems import Problem
+from service.store.models import Run, TriggerEvent, Workflow
+from service.store.repositories import alerts as alerts_repo
+from service.store.repositories import runs as runs_repo
+from service.store.repositories import workflows as workflows_repo
+from service.triggers.ledger import announce, record_trigger
+
+router = APIRouter(prefix="/api/v1", tags=["runs"])
+
+
+class ManualRun(BaseModel):
+    parameters: dict[str, str] = Field(default_factory=dict)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _run_summary(run: Run, workflow_name: str | None = None) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "workflow": workflow_name,
+        "status": run.status,
+        "attempt": run.attempt,
+        "trigger_event_id": run.trigger_event_id,
+        "parameters": run.parameters,
+        "databricks_job_id": run.databricks_job_id,
+        "databricks_run_id": run.databricks_run_id,
+        "run_page_url": run.run_page_url,
+        "life_cycle_state": run.life_cycle_state,
+        "result_state": run.result_state,
+        "state_message": run.state_message,
+        "requested_at": _iso(run.requested_at),
+        "submitted_at": _iso(run.submitted_at),
+        "started_at": _iso(run.started_at),
+        "ended_at": _iso(run.ended_at),
+    }
+
+
+def _encode_cursor(run: Run) -> str:
+    return base64.urlsafe_b64encode(f"{run.requested_at.isoformat()}|{run.id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        at, run_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(at), run_id
+    except ValueError as exc:
+        raise Problem(
+            400,
+            "Bad cursor",
+            "use the next_cursor of a previous page",
+            errors=[{"path": "query:$.cursor", "message": "not a cursor this API issued"}],
+        ) from exc
+
+
+@router.post("/workflows/{name}/runs", status_code=202)
+def start_run(
+    name: str,
+    body: ManualRun,
+    session: SessionDep,
+    sender: SenderDep,
+    _: ApiKeyDep,
+    idempotency_key: str | None = Header(default=None, max_length=150),
+) -> JSONResponse:
+    workflow = workflows_repo.get_workflow_by_name(session, name=name)
+    if workflow is None:
+        raise Problem(404, "Workflow not found", f"no workflow is named {name!r}")
+    accepted = record_trigger(
+        session,
+        source="manual",
+        source_name=workflow.name,
+        dedupe_key=f"key:{idempotency_key}" if idempotency_key else f"once:{uuid.uuid4().hex}",
+        workflow_id=workflow.id,
+        payload={"parameters": body.parameters},
+        parameters=body.parameters,
+    )
+    session.commit()
+    announce(sender, accepted)
+    return JSONResponse(
+        {"event_id": accepted.event_id, "duplicate": not accepted.created}, status_code=202
+    )
+
+
+@router.get("/runs")
+def list_runs(
+    session: SessionDep,
+    _: ApiKeyDep,
+    workflow: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    limit = max(1, min(limit, 200))
+    workflow_id = None
+    if workflow is not None:
+        found = workflows_repo.get_workflow_by_name(session, name=workflow)
+        if found is None:
+            return {"items": [], "next_cursor": None}
+        workflow_id = found.id
+    runs = runs_repo.list_runs(
+        session,
+        workflow_id=workflow_id,
+        status=status,
+        before=_decode_cursor(cursor) if cursor else None,
+        limit=limit,
+    )
+    names = {
+        w.id: w.name
+        for w in session.query(Workflow).filter(Workflow.id.in_({r.workflow_id for r in runs}))
+    }
+    return {
+        "items": [_run_summary(r, names.get(r.workflow_id)) for r in runs],
+        "next_cursor": _encode_cursor(runs[-1]) if len(runs) == limit else None,
+    }
+
+
+@router.get("/runs/{run_id}")
+def get_run(run_id: str, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
+    run = runs_repo.get_run(session, run_id=run_id, with_tasks=True)
+    if run is None:
+        raise Problem(404, "Run not found", f"no run has id {run_id!r}")
+    workflow = session.get(Workflow, run.workflow_id)
+    return {
+        **_run_summary(run, workflow.name if workflow else None),
+        "tasks": [
+            {
+                "task_key": t.task_key,
+                "databricks_run_id": t.databricks_run_id,
+                "attempt_number": t.attempt_number,
+                "life_cycle_state": t.life_cycle_state,
+                "result_state": t.result_state,
+                "state_message": t.state_message,
+                "error": t.error,
+                "started_at": _iso(t.started_at),
+                "ended_at": _iso(t.ended_at),
+            }
+            for t in run.tasks
+        ],
+        "alerts": [
+            {
+                "id": d.id,
+                "event_type": d.event_type,
+                "channel": d.channel,
+                "target": d.target,
+                "status": d.status,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+            }
+            for d in alerts_repo.list_deliveries(session, run_id=run.id)
+        ],
+    }
+
+
+@router.get("/events/{event_id}")
+def get_event(event_id: str, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
+    event = session.get(TriggerEvent, event_id)
+    if event is None:
+        raise Problem(404, "Event not found", f"no trigger event has id {event_id!r}")
+    run = runs_repo.get_run_for_event(session, trigger_event_id=event.id)
+    return {
+        "id": event.id,
+        "source": event.source,
+        "source_name": event.source_name,
+        "status": event.status,
+        "parameters": event.parameters,
+        "received_at": _iso(event.received_at),
+        "dispatched_at": _iso(event.dispatched_at),
+        "run_id": run.id if run else None,
+    }

@@ -1,0 +1,47 @@
+"""create_app(settings) builds the API; nothing is created at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.api.problems import install_problem_handlers
+from service.api.routes import hooks, runs, workflows
+from service.runs.queue import CeleryTaskSender, TaskSender, make_celery
+from service.settings import Settings
+from service.store.db import make_engine, make_session_factory
+
+
+def create_app(settings: Settings, *, task_sender: TaskSender | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.resolved_database_url)
+        app.state.settings = settings
+        app.state.sessions = make_session_factory(engine)
+        celery = None
+        if task_sender is None:
+            celery = make_celery(settings, name="lockgate-api")
+            app.state.task_sender = CeleryTaskSender(celery)
+        else:
+            app.state.task_sender = task_sender
+        try:
+            yield
+        finally:
+            if celery is not None:
+                celery.close()
+            engine.dispose()
+
+    app = FastAPI(title="Lockgate", version="0.1.0", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.include_router(workflows.router)
+    app.include_router(runs.router)
+    app.include_router(hooks.admin)
+    app.include_router(hooks.ingress)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

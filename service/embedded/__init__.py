@@ -1,0 +1,1 @@
+"""The embedded defaults `lockgate up` starts when nothing is configured."""

@@ -1,0 +1,87 @@
+"""Sending one alert delivery: claim the attempt, send, record the outcome.
+
+Re-delivering never re-runs the alert policy: the payload was decided when the run
+ended and is stored on the row. Waits between attempts live in ``next_attempt_at``,
+which the sweeper reads, so a long backoff never sits in the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.alerts import DeliveryError, deliver
+from service.settings import Settings
+from service.store.models import DeliveryStatus, utcnow
+from service.store.repositories import alerts as alerts_repo
+
+log = logging.getLogger(__name__)
+
+# While a worker holds an attempt, the row is not due; if the worker dies the sweeper
+# picks the row up again once this lease runs out.
+_ATTEMPT_LEASE = timedelta(seconds=120)
+_MAX_BACKOFF_SECONDS = 3600.0
+
+
+def retry_delay(*, attempts: int, base_seconds: float, jitter: float) -> float:
+    """Exponential backoff with up to 20% jitter (``jitter`` in [0, 1))."""
+    delay = min(base_seconds * (2 ** max(attempts - 1, 0)), _MAX_BACKOFF_SECONDS)
+    return delay * (1 + 0.2 * jitter)
+
+
+def deliver_alert(sessions: sessionmaker[Session], settings: Settings, *, delivery_id: str) -> str:
+    """Returns the delivery's status after this attempt (or as found, if not ours)."""
+    now = utcnow()
+    with sessions.begin() as session:
+        delivery = alerts_repo.get_delivery(session, delivery_id=delivery_id)
+        if delivery is None:
+            return "missing"
+        if delivery.status != DeliveryStatus.PENDING or delivery.next_attempt_at > now:
+            return delivery.status
+        attempts = delivery.attempts
+        if not alerts_repo.claim_delivery_attempt(
+            session, delivery_id=delivery_id, attempts=attempts, lease_until=now + _ATTEMPT_LEASE
+        ):
+            return delivery.status
+        channel, target, payload = delivery.channel, delivery.target, dict(delivery.payload)
+    error: DeliveryError | None = None
+    try:
+        deliver(
+            channel=channel,
+            target=target,
+            payload=payload,
+            delivery_id=delivery_id,
+            settings=settings,
+        )
+    except DeliveryError as exc:
+        error = exc
+    with sessions.begin() as session:
+        delivery = alerts_repo.get_delivery(session, delivery_id=delivery_id)
+        if delivery is None:
+            return "missing"
+        if error is None:
+            alerts_repo.mark_delivered(session, delivery=delivery)
+        else:
+            attempt = attempts + 1
+            retry_at: datetime | None = None
+            if error.transient and attempt < settings.alert_max_attempts:
+                delay = retry_delay(
+                    attempts=attempt,
+                    base_seconds=settings.alert_backoff_seconds,
+                    jitter=random.random(),
+                )
+                retry_at = utcnow() + timedelta(seconds=delay)
+            alerts_repo.mark_attempt_failed(
+                session, delivery=delivery, error=str(error), retry_at=retry_at
+            )
+            log.warning(
+                "alert delivery attempt %d failed (%s): %s",
+                attempt,
+                "will retry" if retry_at else "dead-lettered",
+                error,
+                extra={"delivery_id": delivery_id},
+            )
+        return delivery.status

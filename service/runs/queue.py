@@ -1,0 +1,68 @@
+"""Sending work to the Celery workers by task name.
+
+``service`` never imports ``workers``: it sends messages by name through a Celery app
+built from settings. A message is only a nudge: the row it names is already committed,
+and the sweeper re-sends anything a lost message left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from celery import Celery
+
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DISPATCH_EVENT = "lockgate.dispatch_event"
+SUBMIT_RUN = "lockgate.submit_run"
+POLL_RUNS = "lockgate.poll_runs"
+SWEEP = "lockgate.sweep"
+DELIVER_ALERT = "lockgate.deliver_alert"
+
+
+class TaskSender(Protocol):
+    def send(self, task_name: str, *args: str) -> None: ...
+
+
+def redis_url_or_fail(settings: Settings) -> str:
+    if not settings.redis_url:
+        raise RuntimeError("LOCKGATE_REDIS_URL is not set (`lockgate up` sets it for you)")
+    return settings.redis_url
+
+
+def make_celery(settings: Settings, name: str = "lockgate") -> Celery:
+    """The Celery app both sides share: the API uses it only to publish."""
+    url = redis_url_or_fail(settings)
+    app = Celery(name, broker=url, set_as_current=False)
+    app.conf.update(
+        broker_connection_retry_on_startup=True,
+        task_default_queue=f"{settings.queue_prefix}.tasks",
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        # A publish that cannot reach Redis gives up fast: the row is committed and the
+        # sweeper re-sends it, so blocking the request would buy nothing.
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
+        broker_transport_options={
+            "global_keyprefix": f"{settings.queue_prefix}:",
+            "visibility_timeout": 3600,
+        },
+    )
+    return app
+
+
+class CeleryTaskSender:
+    def __init__(self, app: Celery) -> None:
+        self._app = app
+
+    def send(self, task_name: str, *args: str) -> None:
+        try:
+            self._app.send_task(task_name, args=list(args))
+        except Exception:
+            # Deliberately broad: any publish failure is recovered by the sweeper.
+            log.warning("could not enqueue %s; the sweeper will retry", task_name, exc_info=True)

@@ -1,0 +1,229 @@
+"""SQLAlchemy models: the durable record of every trigger, run and alert.
+
+The state columns double as the outbox: a TriggerEvent in ``received``, a Run in
+``requested``/``submitting`` and an AlertDelivery in ``pending`` are work not yet done, and
+the sweeper re-enqueues whatever stays there too long. So a row must be committed before
+its Celery message is sent, and every task must be safe to run twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware UTC datetimes; SQLite hands back naive ones, so re-attach UTC on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Workflow(Base):
+    __tablename__ = "workflows"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    source: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    databricks_job_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    synced_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Hook(Base):
+    """An inbound webhook endpoint: ``POST /hooks/{name}`` starts ``workflow_name``.
+
+    The secret is kept in the clear because verifying an HMAC needs it; it is never
+    returned by the API after creation and never logged.
+    """
+
+    __tablename__ = "hooks"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    workflow_name: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(String(200))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TriggerEvent(Base):
+    """One acknowledged trigger. ``(source, source_name, dedupe_key)`` is unique, so a
+    second copy of the same delivery finds the first instead of making a second run."""
+
+    __tablename__ = "trigger_events"
+    __table_args__ = (UniqueConstraint("source", "source_name", "dedupe_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    source: Mapped[str] = mapped_column(String(20))
+    source_name: Mapped[str] = mapped_column(String(100))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="received", index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Run(Base):
+    """A Lockgate run: one per trigger event, one Databricks run per attempt."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    trigger_event_id: Mapped[str] = mapped_column(
+        ForeignKey("trigger_events.id", ondelete="CASCADE"), unique=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="requested", index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    databricks_job_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    databricks_run_id: Mapped[int | None] = mapped_column(BigInteger, default=None, index=True)
+    run_page_url: Mapped[str | None] = mapped_column(Text, default=None)
+    life_cycle_state: Mapped[str | None] = mapped_column(String(40), default=None)
+    result_state: Mapped[str | None] = mapped_column(String(40), default=None)
+    state_message: Mapped[str | None] = mapped_column(Text, default=None)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    tasks: Mapped[list[TaskRun]] = relationship(
+        back_populates="run", order_by="TaskRun.task_key", cascade="all, delete-orphan"
+    )
+
+
+class TaskRun(Base):
+    __tablename__ = "task_runs"
+    __table_args__ = (UniqueConstraint("run_id", "task_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    task_key: Mapped[str] = mapped_column(String(100))
+    databricks_run_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    attempt_number: Mapped[int] = mapped_column(Integer, default=0)
+    life_cycle_state: Mapped[str | None] = mapped_column(String(40), default=None)
+    result_state: Mapped[str | None] = mapped_column(String(40), default=None)
+    state_message: Mapped[str | None] = mapped_column(Text, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    run: Mapped[Run] = relationship(back_populates="tasks")
+
+
+class AlertDelivery(Base):
+    """One alert to one target. Retries count attempts on this row and wait in
+    ``next_attempt_at`` (read by the sweeper), never in a broker countdown."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("run_id", "event_type", "channel", "target"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(500))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class EventStatus:
+    RECEIVED = "received"
+    DISPATCHED = "dispatched"
+
+
+class RunStatus:
+    """Lockgate's run states. Databricks' own states are kept beside them, verbatim."""
+
+    REQUESTED = "requested"  # committed, not yet sent to Databricks
+    SUBMITTING = "submitting"  # a worker is calling Databricks (safe to redo: idempotency token)
+    PENDING = "pending"  # Databricks accepted it; queued, pending or blocked
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    SKIPPED = "skipped"
+    ERROR = "error"  # Lockgate could not submit it at all (bad job settings, auth)
+
+    UNSUBMITTED = (REQUESTED, SUBMITTING)
+    ACTIVE = (PENDING, RUNNING)
+    TERMINAL = (SUCCEEDED, FAILED, CANCELED, SKIPPED, ERROR)
+
+
+class DeliveryStatus:
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"

@@ -1,0 +1,43 @@
+"""Per-process resources for the tasks, built on first use (after the worker forks)."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.databricks import DatabricksClient
+from service.runs.queue import TaskSender
+from service.settings import Settings
+from service.store.db import make_engine, make_session_factory
+
+
+class WorkerContext:
+    def __init__(self, settings: Settings, sender: TaskSender) -> None:
+        self.settings = settings
+        self.sender = sender
+        self._lock = threading.Lock()
+
+    @cached_property
+    def engine(self) -> Engine:
+        with self._lock:
+            return make_engine(self.settings.resolved_database_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return make_session_factory(self.engine)
+
+    @cached_property
+    def databricks(self) -> DatabricksClient:
+        with self._lock:
+            return DatabricksClient.from_settings(self.settings)
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.settings.redis_url or "")
+
+    def key(self, name: str) -> str:
+        return f"{self.settings.queue_prefix}:{name}"

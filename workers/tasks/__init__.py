@@ -1,0 +1,1 @@
+"""Thin Celery tasks: ids in, a session opened, a ``service`` function called."""

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import Celery, Task
+
+from service.runs.queue import DELIVER_ALERT, DISPATCH_EVENT, SUBMIT_RUN, SWEEP
+from service.runs.sweeping import find_stuck_work
+from service.store.models import utcnow
+from workers.context import WorkerContext
+
+log = logging.getLogger(__name__)
+
+
+def register(app: Celery, ctx: WorkerContext) -> None:
+    @app.task(name=SWEEP, bind=True, acks_late=False, ignore_result=True)
+    def sweep(self: Task) -> None:
+        with ctx.sessions() as session:
+            work = find_stuck_work(
+                session,
+                now=utcnow(),
+                stuck_after=timedelta(seconds=ctx.settings.stuck_after_seconds),
+            )
+        for event_id in work.event_ids:
+            ctx.sender.send(DISPATCH_EVENT, event_id)
+        for run_id in work.run_ids:
+            ctx.sender.send(SUBMIT_RUN, run_id)
+        for delivery_id in work.delivery_ids:
+            ctx.sender.send(DELIVER_ALERT, delivery_id)
+        if work.event_ids or work.run_ids or work.delivery_ids:
+            log.info(
+                "sweeper re-sent %d events, %d runs, %d alert deliveries",
+                len(work.event_ids),
+                len(work.run_ids),
+                len(work.delivery_ids),
+            )
