@@ -73,6 +73,8 @@ def deliver_alert(sessions: sessionmaker[Session], settings: Settings, *, delive
                     base_seconds=settings.alert_backoff_seconds,
                     jitter=random.random(),
                 )
+                # A receiver that says when to come back (Retry-After) is believed.
+                delay = max(delay, error.retry_after_seconds or 0.0)
                 retry_at = utcnow() + timedelta(seconds=delay)
             alerts_repo.mark_attempt_failed(
                 session, delivery=delivery, error=str(error), retry_at=retry_at
