@@ -1,0 +1,460 @@
+"""A sync client for the Databricks Jobs API 2.2 (a workspace or the local backend).
+
+Every call goes through one chokepoint, `DatabricksClient._request`, which
+- adds the ``/api/2.2/`` prefix to a path from the endpoint table below,
+- logs one INFO line per HTTP exchange (method, path, status, milliseconds) and never
+  headers, tokens or bodies,
+- translates httpx exceptions and error responses into `errors` (``raise ... from exc``),
+- retries transient failures with tenacity: jittered exponential backoff, a server's
+  ``Retry-After`` honoured first, everything bounded by ``max_retry_seconds``.
+
+In-process retries stay short (seconds) because the callers are Celery workers: a
+longer wait (a Retry-After beyond the budget, a capacity 429, an outage) surfaces as the
+error, with ``retry_after`` set, and the caller parks the work in the database.
+
+Which failures may be replayed depends on the endpoint (`Replay`):
+- reads, jobs/reset, jobs/delete and runs/cancel are idempotent;
+- jobs/run-now and jobs/runs/submit are replayed only because every call carries an
+  ``idempotency_token``: Databricks answers a repeat with the run it already made;
+- jobs/create has no idempotency token, so a request that may have been processed (a
+  timeout, a dropped connection, a 5xx) is never replayed — that could make a second job.
+  It is retried only when Databricks surely did not act on it (no connection, a rate
+  limit, a lock conflict); otherwise the caller looks the job up before creating again.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_before_delay
+
+from service.databricks.auth import auth_from_settings
+from service.databricks.errors import (
+    ConnectError,
+    CouldNotAcquireLock,
+    DatabricksError,
+    MalformedResponse,
+    TooManyRequests,
+    api_error_from_response,
+    is_retryable,
+    transport_error_from_httpx,
+)
+from service.databricks.models import JobsPage, RunInfo, RunOutput, RunsPage
+from service.settings import Settings
+
+__all__ = ["API_PREFIX", "DatabricksClient", "Endpoint", "Replay"]
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/2.2/"
+
+
+class Replay(enum.Enum):
+    """When a failed request may be sent again."""
+
+    SAFE = "safe"  # idempotent, or made idempotent by an idempotency token
+    UNSENT_ONLY = "unsent-only"  # only when Databricks surely did not act on it
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # relative to API_PREFIX
+    replay: Replay = Replay.SAFE
+
+
+JOBS_CREATE = Endpoint("POST", "jobs/create", Replay.UNSENT_ONLY)
+JOBS_RESET = Endpoint("POST", "jobs/reset")
+JOBS_GET = Endpoint("GET", "jobs/get")
+JOBS_LIST = Endpoint("GET", "jobs/list")
+JOBS_DELETE = Endpoint("POST", "jobs/delete")
+JOBS_RUN_NOW = Endpoint("POST", "jobs/run-now")  # SAFE: always sent with idempotency_token
+RUNS_SUBMIT = Endpoint("POST", "jobs/runs/submit")  # SAFE: always sent with idempotency_token
+RUNS_GET = Endpoint("GET", "jobs/runs/get")
+RUNS_LIST = Endpoint("GET", "jobs/runs/list")
+RUNS_CANCEL = Endpoint("POST", "jobs/runs/cancel")
+RUNS_GET_OUTPUT = Endpoint("GET", "jobs/runs/get-output")
+
+# Failures after which Databricks has certainly not acted on the request.
+_UNSENT_ERRORS = (ConnectError, TooManyRequests, CouldNotAcquireLock)
+
+_MAX_IDEMPOTENCY_TOKEN_CHARS = 64
+# jobs/get and runs/get return at most 100 tasks per page; 1,000 tasks is the job limit.
+_MAX_PAGES = 20
+_BACKOFF_FIRST_SECONDS = 0.5
+_BACKOFF_MAX_SECONDS = 4.0
+_JITTER_SECONDS = 0.5
+# databricks-sdk waits 1 s on a rate limit without Retry-After; so do we, at least.
+_RATE_LIMIT_MIN_SECONDS = 1.0
+
+
+def _normalise_base_url(base_url: str) -> str:
+    """Accept ``host``, ``https://host`` or ``https://host/``; default to https."""
+    url = base_url.strip()
+    if "://" not in url:
+        url = "https://" + url
+    if not urlsplit(url).hostname:
+        raise ValueError(f"not a Databricks host URL: {base_url!r}")
+    return url.rstrip("/")
+
+
+def _query(params: Mapping[str, object]) -> dict[str, str | int]:
+    # Databricks reads booleans as "true"/"false"; unset parameters are left out.
+    query: dict[str, str | int] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            query[key] = "true" if value else "false"
+        elif isinstance(value, int | str):
+            query[key] = value
+        else:
+            raise TypeError(f"query parameter {key} must be str, int or bool")
+    return query
+
+
+def _check_idempotency_token(token: str) -> None:
+    if not token or len(token) > _MAX_IDEMPOTENCY_TOKEN_CHARS:
+        raise ValueError("idempotency_token must be 1 to 64 characters")
+
+
+def _wait_seconds(retry_state: RetryCallState) -> float:
+    exc = retry_state.outcome.exception() if retry_state.outcome else None
+    jitter = random.uniform(0, _JITTER_SECONDS)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        # The server's hint is a floor; jitter spreads the workers it throttled at once.
+        return float(retry_after) + jitter
+    backoff = min(
+        _BACKOFF_MAX_SECONDS, _BACKOFF_FIRST_SECONDS * 2 ** (retry_state.attempt_number - 1)
+    )
+    if isinstance(exc, TooManyRequests):
+        backoff = max(backoff, _RATE_LIMIT_MIN_SECONDS)
+    return backoff + jitter
+
+
+class DatabricksClient:
+    """The Jobs API calls Lockgate makes. Thread-safe; one per process is enough."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: httpx.Auth,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        max_retry_seconds: float = 10.0,
+        user_agent: str = "lockgate/0.1",
+    ) -> None:
+        self._max_retry_seconds = max_retry_seconds
+        self._http = httpx.Client(
+            base_url=_normalise_base_url(base_url),
+            auth=auth,
+            timeout=timeout,
+            transport=transport,
+            headers={"User-Agent": user_agent},
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DatabricksClient:
+        return cls(
+            settings.databricks_url,
+            auth_from_settings(settings),
+            timeout=settings.databricks_timeout_seconds,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> DatabricksClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def create_job(self, settings: Mapping[str, Any]) -> int:
+        response = self._request(JOBS_CREATE, body=dict(settings))
+        return self._int_field(JOBS_CREATE, response, "job_id")
+
+    def reset_job(self, job_id: int, settings: Mapping[str, Any]) -> None:
+        self._request(JOBS_RESET, body={"job_id": job_id, "new_settings": dict(settings)})
+
+    def get_job(self, job_id: int) -> dict[str, Any]:
+        """The job with all its tasks, job clusters, parameters and environments."""
+        return self._get_all_pages(
+            JOBS_GET,
+            {"job_id": job_id},
+            container="settings",
+            arrays=("tasks", "job_clusters", "parameters", "environments"),
+        )
+
+    def list_jobs(
+        self, *, name: str | None = None, limit: int = 100, page_token: str | None = None
+    ) -> JobsPage:
+        if not 1 <= limit <= 100:
+            raise ValueError("jobs/list limit must be between 1 and 100")
+        response = self._request(
+            JOBS_LIST, params={"name": name, "limit": limit, "page_token": page_token}
+        )
+        return JobsPage(
+            jobs=list(response.get("jobs") or []),
+            next_page_token=response.get("next_page_token") or None,
+        )
+
+    def delete_job(self, job_id: int) -> None:
+        # Replaying a delete whose answer was lost fails with a not-found error at worst.
+        self._request(JOBS_DELETE, body={"job_id": job_id})
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def run_now(
+        self,
+        job_id: int,
+        *,
+        idempotency_token: str,
+        job_parameters: Mapping[str, str] | None = None,
+        notebook_params: Mapping[str, str] | None = None,
+        python_params: Sequence[str] | None = None,
+    ) -> int:
+        """Start a run of a job; the same token always answers with the same run."""
+        _check_idempotency_token(idempotency_token)
+        body: dict[str, Any] = {"job_id": job_id, "idempotency_token": idempotency_token}
+        if job_parameters is not None:
+            body["job_parameters"] = dict(job_parameters)
+        if notebook_params is not None:
+            body["notebook_params"] = dict(notebook_params)
+        if python_params is not None:
+            body["python_params"] = list(python_params)
+        return self._int_field(JOBS_RUN_NOW, self._request(JOBS_RUN_NOW, body=body), "run_id")
+
+    def submit_run(self, payload: Mapping[str, Any], *, idempotency_token: str) -> int:
+        """Submit a one-time run; the same token always answers with the same run."""
+        _check_idempotency_token(idempotency_token)
+        existing = payload.get("idempotency_token")
+        if existing is not None and existing != idempotency_token:
+            raise ValueError("payload carries a different idempotency_token")
+        body = {**payload, "idempotency_token": idempotency_token}
+        return self._int_field(RUNS_SUBMIT, self._request(RUNS_SUBMIT, body=body), "run_id")
+
+    def get_run(self, run_id: int) -> RunInfo:
+        """One run with all its task runs (pages past the first 100 are fetched too)."""
+        data = self._get_all_pages(
+            RUNS_GET,
+            {"run_id": run_id},
+            container=None,
+            arrays=("tasks", "iterations", "job_clusters", "job_parameters", "repair_history"),
+        )
+        return self._parse_run(RUNS_GET, data)
+
+    def list_runs(
+        self,
+        *,
+        active_only: bool = False,
+        completed_only: bool = False,
+        job_id: int | None = None,
+        limit: int = 25,
+        page_token: str | None = None,
+        expand_tasks: bool = True,
+        start_time_from: int | None = None,
+        start_time_to: int | None = None,
+        run_type: str | None = None,
+    ) -> RunsPage:
+        """One page of runs, newest first; with ``expand_tasks`` each has its first 100 tasks."""
+        if active_only and completed_only:
+            raise ValueError("active_only and completed_only cannot both be set")
+        if not 1 <= limit <= 25:
+            raise ValueError("runs/list limit must be between 1 and 25")
+        params = {
+            "active_only": active_only or None,
+            "completed_only": completed_only or None,
+            "job_id": job_id,
+            "limit": limit,
+            "page_token": page_token,
+            "expand_tasks": expand_tasks,
+            "start_time_from": start_time_from,
+            "start_time_to": start_time_to,
+            "run_type": run_type,
+        }
+        response = self._request(RUNS_LIST, params=params)
+        return RunsPage(
+            runs=[self._parse_run(RUNS_LIST, run) for run in response.get("runs") or []],
+            next_page_token=response.get("next_page_token") or None,
+        )
+
+    def cancel_run(self, run_id: int) -> None:
+        """Ask Databricks to cancel; it does so asynchronously."""
+        self._request(RUNS_CANCEL, body={"run_id": run_id})
+
+    def get_run_output(self, run_id: int) -> RunOutput:
+        """Output of one task run (Databricks refuses a multi-task job run's id)."""
+        return RunOutput.from_api(self._request(RUNS_GET_OUTPUT, params={"run_id": run_id}))
+
+    # -- the chokepoint -----------------------------------------------------------------
+
+    def _request(
+        self,
+        endpoint: Endpoint,
+        *,
+        params: Mapping[str, object] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        retrying = Retrying(
+            retry=retry_if_exception(lambda exc: self._may_retry(endpoint, exc)),
+            wait=_wait_seconds,
+            # Stops before a sleep that would end past the budget, so a Retry-After
+            # longer than the budget is raised at once for the caller to schedule.
+            stop=stop_before_delay(self._max_retry_seconds),
+            before_sleep=lambda state: self._log_retry(endpoint, state),
+            reraise=True,
+        )
+        result: dict[str, Any] = retrying(self._send_once, endpoint, params, body)
+        return result
+
+    def _may_retry(self, endpoint: Endpoint, exc: BaseException) -> bool:
+        if is_retryable(exc) is None:
+            return False
+        return endpoint.replay is Replay.SAFE or isinstance(exc, _UNSENT_ERRORS)
+
+    def _send_once(
+        self,
+        endpoint: Endpoint,
+        params: Mapping[str, object] | None,
+        body: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        method, path = endpoint.method, API_PREFIX + endpoint.path
+        started = time.perf_counter()
+        try:
+            response = self._http.request(method, path, params=_query(params or {}), json=body)
+        except httpx.HTTPError as exc:
+            error = transport_error_from_httpx(exc, method=method, path=path)
+            self._log_exchange(method, path, type(error).__name__, started)
+            raise error from exc
+        except DatabricksError as exc:  # from the auth flow: no exchange completed
+            self._log_exchange(method, path, type(exc).__name__, started)
+            raise
+        self._log_exchange(method, path, response.status_code, started)
+        if not response.is_success:
+            raise api_error_from_response(
+                method=method,
+                path=path,
+                status=response.status_code,
+                body=response.content,
+                headers=response.headers,
+            )
+        if not response.content:
+            return {}
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise MalformedResponse(
+                "response body is not JSON",
+                method=method,
+                path=path,
+                status=response.status_code,
+            ) from exc
+        if not isinstance(data, dict):
+            raise MalformedResponse(
+                "response body is not a JSON object",
+                method=method,
+                path=path,
+                status=response.status_code,
+            )
+        return data
+
+    @staticmethod
+    def _log_exchange(method: str, path: str, outcome: int | str, started: float) -> None:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        logger.info(
+            "%s %s -> %s (%.0f ms)",
+            method,
+            path,
+            outcome,
+            elapsed_ms,
+            extra={
+                "http_method": method,
+                "http_path": path,
+                "http_outcome": outcome,
+                "elapsed_ms": round(elapsed_ms, 1),
+            },
+        )
+
+    @staticmethod
+    def _log_retry(endpoint: Endpoint, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        logger.warning(
+            "retrying %s %s%s in %.2f s (attempt %d failed: %s)",
+            endpoint.method,
+            API_PREFIX,
+            endpoint.path,
+            state.upcoming_sleep,
+            state.attempt_number,
+            is_retryable(exc) if exc else "unknown",
+            extra={"http_method": endpoint.method, "http_path": API_PREFIX + endpoint.path},
+        )
+
+    # -- response helpers ---------------------------------------------------------------
+
+    def _get_all_pages(
+        self,
+        endpoint: Endpoint,
+        params: Mapping[str, object],
+        *,
+        container: str | None,
+        arrays: Sequence[str],
+    ) -> dict[str, Any]:
+        """Follow ``next_page_token`` and append each page's arrays to the first response."""
+        merged = self._request(endpoint, params=params)
+        token = merged.pop("next_page_token", None)
+        seen: set[str] = set()
+        while token and token not in seen and len(seen) < _MAX_PAGES:
+            seen.add(token)
+            page = self._request(endpoint, params={**params, "page_token": token})
+            target = merged.setdefault(container, {}) if container else merged
+            source = (page.get(container) or {}) if container else page
+            for key in arrays:
+                if source.get(key):
+                    target.setdefault(key, []).extend(source[key])
+            token = page.get("next_page_token")
+        if seen:
+            merged["has_more"] = bool(token)
+        return merged
+
+    @staticmethod
+    def _int_field(endpoint: Endpoint, data: Mapping[str, Any], key: str) -> int:
+        value = data.get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise MalformedResponse(
+                f"response has no integer {key!r}",
+                method=endpoint.method,
+                path=API_PREFIX + endpoint.path,
+                status=200,
+            )
+        return value
+
+    @staticmethod
+    def _parse_run(endpoint: Endpoint, data: Any) -> RunInfo:
+        if not isinstance(data, Mapping) or not isinstance(data.get("run_id"), int):
+            raise MalformedResponse(
+                "run has no integer 'run_id'",
+                method=endpoint.method,
+                path=API_PREFIX + endpoint.path,
+                status=200,
+            )
+        return RunInfo.from_api(data)
