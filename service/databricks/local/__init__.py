@@ -1,0 +1,11 @@
+"""A local stand-in for the Databricks Jobs service: the Jobs REST API over HTTP, tasks as
+local processes. Lockgate's client and the databricks-sdk work against it unchanged.
+
+State is kept in memory (thread-safe, lost on restart); see ``_store.py``.
+"""
+
+from ._app import create_local_backend, serve_local_backend
+from ._config import LocalBackendConfig
+from ._example import seed_example
+
+__all__ = ["LocalBackendConfig", "create_local_backend", "seed_example", "serve_local_backend"]

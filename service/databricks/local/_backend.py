@@ -1,0 +1,27 @@
+"""The parts of one local backend, shared by its request handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ._config import LocalBackendConfig
+from ._scheduler import RunScheduler
+from ._store import RunStore
+
+# Every job and run is owned by this user; the backend accepts any bearer token.
+LOCAL_USER = "local-user@lockgate.local"
+
+
+@dataclass
+class LocalBackend:
+    config: LocalBackendConfig
+    store: RunStore = field(default_factory=RunStore)
+    scheduler: RunScheduler = field(init=False)
+
+    def __post_init__(self) -> None:
+        for directory in (self.config.workspace_dir, self.config.dbfs_root, self.config.runs_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        self.scheduler = RunScheduler(config=self.config, store=self.store)
+
+    def close(self) -> None:
+        self.scheduler.close()

@@ -1,0 +1,213 @@
+"""Records to the JSON the Jobs API 2.2 returns (shapes as in databricks-sdk ``service/jobs.py``).
+
+Must be called with the store lock held: records change under the scheduler's threads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ._config import LocalBackendConfig
+from ._job_settings import TaskKind
+from ._paging import ARRAY_PAGE_SIZE, encode_page_token
+from ._records import JobRecord, RunRecord, TaskRunRecord
+from ._states import LifeCycleState, Termination, status_state_for
+
+JsonObject = dict[str, Any]
+
+
+def render_job(job: JobRecord, *, include_tasks: bool, task_offset: int = 0) -> JsonObject:
+    settings = job_settings_with_defaults(job.spec.raw)
+    body: JsonObject = {
+        "job_id": job.job_id,
+        "creator_user_name": job.creator_user_name,
+        "run_as_user_name": job.creator_user_name,
+        "created_time": job.created_time,
+        "settings": settings,
+    }
+    if not include_tasks:
+        settings.pop("tasks", None)
+        settings.pop("job_clusters", None)
+        return body
+    tasks = settings.get("tasks", [])
+    page = tasks[task_offset : task_offset + ARRAY_PAGE_SIZE]
+    settings["tasks"] = page
+    if task_offset + ARRAY_PAGE_SIZE < len(tasks):
+        body["has_more"] = True
+        body["next_page_token"] = encode_page_token("job-tasks", task_offset + ARRAY_PAGE_SIZE)
+    return body
+
+
+def job_settings_with_defaults(raw: Mapping[str, Any]) -> JsonObject:
+    """Settings as stored, with the defaults a workspace fills in."""
+    settings: JsonObject = {
+        "name": "Untitled",
+        "email_notifications": {},
+        "webhook_notifications": {},
+        "timeout_seconds": 0,
+        "max_concurrent_runs": 1,
+        "format": "MULTI_TASK",
+        "queue": {"enabled": True},
+    }
+    settings.update({key: value for key, value in raw.items() if value is not None})
+    return settings
+
+
+def render_run(
+    run: RunRecord, config: LocalBackendConfig, *, include_tasks: bool, task_offset: int = 0
+) -> JsonObject:
+    body: JsonObject = {
+        "run_id": run.run_id,
+        "number_in_job": run.run_id,
+        "original_attempt_run_id": run.run_id,
+        "attempt_number": 0,
+        "creator_user_name": run.creator_user_name,
+        "run_name": run.run_name,
+        "run_page_url": _run_page_url(config, run.job_id, run.run_id),
+        "run_type": run.run_type.value,
+        "trigger": run.trigger.value,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "format": "MULTI_TASK",
+        **_durations(run.start_time, run.end_time),
+        **_state(run.life_cycle_state, run.termination, run.state_message, run.queue_reason),
+    }
+    if run.job_id is not None:
+        body["job_id"] = run.job_id
+    if run.job_parameter_defaults:
+        body["job_parameters"] = [
+            {"name": name, "default": default, "value": run.job_parameters.get(name, default)}
+            for name, default in run.job_parameter_defaults.items()
+        ]
+    overriding = _overriding_parameters(run)
+    if overriding:
+        body["overriding_parameters"] = overriding
+    if run.raw_settings.get("job_clusters"):
+        body["job_clusters"] = run.raw_settings["job_clusters"]
+    if include_tasks:
+        # One entry per attempt, as a workspace answers: a retried task appears once per
+        # attempt (clients keep the highest attempt_number of each task_key).
+        order = {task.task_key: index for index, task in enumerate(run.tasks_spec)}
+        attempts = sorted(run.attempts, key=lambda a: (order[a.task_key], a.attempt_number))
+        page = attempts[task_offset : task_offset + ARRAY_PAGE_SIZE]
+        body["tasks"] = [render_task_run(attempt, run, config) for attempt in page]
+        if task_offset + ARRAY_PAGE_SIZE < len(attempts):
+            body["has_more"] = True
+            body["next_page_token"] = encode_page_token("run-tasks", task_offset + ARRAY_PAGE_SIZE)
+    return body
+
+
+def render_task_run(
+    attempt: TaskRunRecord, run: RunRecord, config: LocalBackendConfig
+) -> JsonObject:
+    body: JsonObject = dict(attempt.task.raw)  # the task's settings, as configured
+    body.update(
+        {
+            "run_id": attempt.run_id,
+            "task_key": attempt.task_key,
+            "attempt_number": attempt.attempt_number,
+            "run_if": attempt.task.run_if.value,
+            "run_page_url": _run_page_url(config, run.job_id, attempt.run_id),
+            "start_time": attempt.start_time,
+            "end_time": attempt.end_time,
+            **_durations(attempt.start_time, attempt.end_time),
+            **_state(attempt.life_cycle_state, attempt.termination, attempt.state_message, None),
+        }
+    )
+    return body
+
+
+def render_task_run_metadata(
+    attempt: TaskRunRecord, run: RunRecord, config: LocalBackendConfig
+) -> JsonObject:
+    """A task run on its own (runs/get on a task run id, and get-output's ``metadata``)."""
+    body = render_task_run(attempt, run, config)
+    body.update(
+        {
+            "job_run_id": run.run_id,
+            "number_in_job": attempt.run_id,
+            "original_attempt_run_id": attempt.original_attempt_run_id,
+            "creator_user_name": run.creator_user_name,
+            "run_name": run.run_name,
+            "run_type": run.run_type.value,
+            "trigger": run.trigger.value,
+            "format": "MULTI_TASK",
+            "tasks": [render_task_run(attempt, run, config)],
+        }
+    )
+    if run.job_id is not None:
+        body["job_id"] = run.job_id
+    return body
+
+
+def render_output(attempt: TaskRunRecord, run: RunRecord, config: LocalBackendConfig) -> JsonObject:
+    body: JsonObject = {"metadata": render_task_run_metadata(attempt, run, config)}
+    output = attempt.output
+    if output is None:
+        return body
+    if attempt.task.kind is TaskKind.NOTEBOOK:
+        notebook_output: JsonObject = {"truncated": output.notebook_result_truncated}
+        if output.notebook_result is not None:
+            notebook_output["result"] = output.notebook_result
+        body["notebook_output"] = notebook_output
+    body["logs"] = output.logs
+    body["logs_truncated"] = output.logs_truncated
+    if output.error is not None:
+        body["error"] = output.error
+    if output.error_trace:
+        body["error_trace"] = output.error_trace
+    return body
+
+
+def _state(
+    life_cycle_state: LifeCycleState,
+    termination: Termination | None,
+    message: str,
+    queue_reason: str | None,
+) -> JsonObject:
+    state: JsonObject = {
+        "life_cycle_state": life_cycle_state.value,
+        "state_message": message,
+        "user_cancelled_or_timedout": bool(termination and termination.user_cancelled_or_timedout),
+    }
+    status: JsonObject = {"state": status_state_for(life_cycle_state).value}
+    if termination is not None:
+        state["result_state"] = termination.result_state.value
+        status["termination_details"] = {
+            "code": termination.code.value,
+            "type": termination.type.value,
+            "message": termination.message,
+        }
+    if queue_reason:
+        state["queue_reason"] = queue_reason
+        status["queue_details"] = {"code": "MAX_CONCURRENT_RUNS_REACHED", "message": queue_reason}
+    return {"state": state, "status": status}
+
+
+def _durations(start_time: int, end_time: int) -> JsonObject:
+    elapsed = (end_time or int(time.time() * 1000)) - start_time if start_time else 0
+    return {
+        "setup_duration": 0,
+        "execution_duration": max(0, elapsed),
+        "cleanup_duration": 0,
+        "queue_duration": 0,
+        "run_duration": max(0, elapsed),
+    }
+
+
+def _overriding_parameters(run: RunRecord) -> JsonObject:
+    overriding: JsonObject = {}
+    if run.notebook_params:
+        overriding["notebook_params"] = dict(run.notebook_params)
+    if run.python_params is not None:
+        overriding["python_params"] = list(run.python_params)
+    return overriding
+
+
+def _run_page_url(config: LocalBackendConfig, job_id: int | None, run_id: int) -> str:
+    base = config.public_url.rstrip("/")
+    if job_id is None:
+        return f"{base}/?o={config.workspace_id}#job/run/{run_id}"
+    return f"{base}/?o={config.workspace_id}#job/{job_id}/run/{run_id}"

@@ -1,0 +1,135 @@
+"""One task attempt as one local process: start it, stop it, and read what it left.
+
+Each attempt runs ``sys.executable _runner.py spec.json`` in its own scratch directory
+(``runs_dir/<run_id>/<task run id>``) and its own session, so cancel and timeouts can
+kill the whole process group (a notebook's own subprocesses included). stdout and
+stderr go, interleaved, to ``driver.log`` there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._notebook_source import CodeCell
+from ._records import TaskOutput
+
+RUNNER = Path(__file__).with_name("_runner.py")
+LOG_FILE = "driver.log"
+SPEC_FILE = "task.json"
+RESULT_FILE = "result.json"
+MAX_LOG_BYTES = 5 * 1024 * 1024  # runs/get-output returns the last 5 MB of logs
+DBFS_ROOT_ENV = "LOCKGATE_DBFS_ROOT"
+
+
+@dataclass(frozen=True)
+class TaskInvocation:
+    """Everything the runner needs; written to the scratch dir as its spec."""
+
+    kind: str  # "notebook" or "python"
+    name: str  # notebook path or python file, for messages
+    cells: list[CodeCell] = field(default_factory=list)
+    notebook_dir: str = ""
+    python_file: str = ""
+    argv: list[str] = field(default_factory=list)
+    widgets: dict[str, str] = field(default_factory=dict)
+    task_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    task_keys: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    succeeded: bool
+    output: TaskOutput
+    message: str  # one line for state_message; "" on success
+
+
+def start_task_process(
+    invocation: TaskInvocation, *, scratch_dir: Path, dbfs_root: Path
+) -> subprocess.Popen[bytes]:
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "kind": invocation.kind,
+        "name": invocation.name,
+        "cells": [
+            {"source": cell.source, "filename": cell.filename, "first_line": cell.first_line}
+            for cell in invocation.cells
+        ],
+        "notebook_dir": invocation.notebook_dir,
+        "python_file": invocation.python_file,
+        "argv": invocation.argv,
+        "widgets": invocation.widgets,
+        "task_values": invocation.task_values,
+        "task_keys": invocation.task_keys,
+        "result_path": str(scratch_dir / RESULT_FILE),
+    }
+    (scratch_dir / SPEC_FILE).write_text(json.dumps(spec), encoding="utf-8")
+    with (scratch_dir / LOG_FILE).open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, str(RUNNER), str(scratch_dir / SPEC_FILE)],
+            cwd=scratch_dir,
+            env=_task_environment(dbfs_root),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed as a whole
+        )
+
+
+def kill_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill the attempt's process and everything it started; safe to call twice."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def collect_outcome(scratch_dir: Path, returncode: int) -> AttemptOutcome:
+    logs, logs_truncated = _tail(scratch_dir / LOG_FILE)
+    try:
+        result = json.loads((scratch_dir / RESULT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        result = None
+    if not isinstance(result, dict):
+        # The process died before writing its result (killed, crashed, os._exit ...).
+        how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+        message = f"The task process ended with {how} without reporting a result"
+        output = TaskOutput(error=message, logs=logs, logs_truncated=logs_truncated)
+        return AttemptOutcome(False, output, message)
+    output = TaskOutput(
+        notebook_result=result.get("notebook_result"),
+        notebook_result_truncated=bool(result.get("notebook_result_truncated", False)),
+        error=result.get("error"),
+        error_trace=result.get("error_trace"),
+        logs=logs,
+        logs_truncated=logs_truncated,
+        task_values=dict(result.get("task_values") or {}),
+    )
+    if result.get("status") == "SUCCESS":
+        return AttemptOutcome(True, output, "")
+    return AttemptOutcome(False, output, output.error or "The task failed")
+
+
+def _tail(path: Path) -> tuple[str, bool]:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - MAX_LOG_BYTES))
+            data = handle.read()
+    except OSError:
+        return "", False
+    return data.decode("utf-8", errors="replace"), size > MAX_LOG_BYTES
+
+
+def _task_environment(dbfs_root: Path) -> dict[str, str]:
+    # Lockgate's own settings (tokens, secrets) are not the task's business.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LOCKGATE_")}
+    env[DBFS_ROOT_ENV] = str(dbfs_root.resolve())
+    env["PYTHONUNBUFFERED"] = "1"  # so driver.log is live while the task runs
+    return env

@@ -1,0 +1,101 @@
+"""How runs and task runs end: one constructor per way, so messages and codes agree."""
+
+from __future__ import annotations
+
+from ._states import ResultState, Termination, TerminationCode, TerminationType
+
+
+def succeeded() -> Termination:
+    return Termination(ResultState.SUCCESS, TerminationCode.SUCCESS, TerminationType.SUCCESS, "")
+
+
+def failed(
+    message: str, code: TerminationCode = TerminationCode.RUN_EXECUTION_ERROR
+) -> Termination:
+    return Termination(ResultState.FAILED, code, TerminationType.CLIENT_ERROR, message)
+
+
+def user_cancelled() -> Termination:
+    return Termination(
+        ResultState.CANCELED,
+        TerminationCode.USER_CANCELED,
+        TerminationType.SUCCESS,
+        "Run cancelled.",
+        user_cancelled_or_timedout=True,
+    )
+
+
+def task_timed_out(timeout_seconds: int) -> Termination:
+    return Termination(
+        ResultState.TIMEDOUT,
+        TerminationCode.CANCELED,
+        TerminationType.CLIENT_ERROR,
+        f"Task timed out after {timeout_seconds} seconds (its timeout_seconds).",
+        user_cancelled_or_timedout=True,
+    )
+
+
+def run_timed_out(timeout_seconds: int) -> Termination:
+    return Termination(
+        ResultState.TIMEDOUT,
+        TerminationCode.CANCELED,
+        TerminationType.CLIENT_ERROR,
+        f"Run timed out after {timeout_seconds} seconds (the job's timeout_seconds).",
+        user_cancelled_or_timedout=True,
+    )
+
+
+def cancelled_by_run_end(run_stop: Termination) -> Termination:
+    """A task that had not started when its run was cancelled or timed out."""
+    return Termination(
+        ResultState.CANCELED,
+        run_stop.code,
+        run_stop.type,
+        run_stop.message,
+        user_cancelled_or_timedout=True,
+    )
+
+
+def upstream_failed() -> Termination:
+    return Termination(
+        ResultState.UPSTREAM_FAILED,
+        TerminationCode.SKIPPED,
+        TerminationType.CLIENT_ERROR,
+        "Upstream task(s) failed.",
+    )
+
+
+def upstream_cancelled() -> Termination:
+    return Termination(
+        ResultState.UPSTREAM_CANCELED,
+        TerminationCode.SKIPPED,
+        TerminationType.SUCCESS,
+        "Upstream task(s) were cancelled.",
+    )
+
+
+def excluded() -> Termination:
+    return Termination(
+        ResultState.EXCLUDED,
+        TerminationCode.SKIPPED,
+        TerminationType.SUCCESS,
+        "Excluded: the task's run_if condition was not met.",
+    )
+
+
+def disabled() -> Termination:
+    return Termination(
+        ResultState.DISABLED,
+        TerminationCode.DISABLED,
+        TerminationType.SUCCESS,
+        "The task is disabled.",
+    )
+
+
+def concurrency_limit_reached(limit: int) -> Termination:
+    return Termination(
+        ResultState.MAXIMUM_CONCURRENT_RUNS_REACHED,
+        TerminationCode.MAX_CONCURRENT_RUNS_EXCEEDED,
+        TerminationType.CLIENT_ERROR,
+        f"Skipping this run because the limit of {limit} maximum concurrent runs has been reached.",
+    )
