@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.databricks import DatabricksClient, RunInfo
+from service.databricks import DatabricksClient, RunInfo, TaskRunInfo
 from service.runs.finishing import finish_run
 from service.runs.states import FAILED_TASK_RESULTS, is_terminal, run_status
 from service.store.models import Run, RunStatus, utcnow
@@ -157,7 +157,13 @@ def _apply(session: Session, run: Run, info: RunInfo, errors: dict[str, str]) ->
     if status in RunStatus.TERMINAL:
         run.ended_at = _from_ms(info.end_time_ms) or utcnow()
     run.status = status
+    # A retried task is listed once per attempt; its latest attempt is its state.
+    latest: dict[str, TaskRunInfo] = {}
     for task in info.tasks:
+        known = latest.get(task.task_key)
+        if known is None or task.attempt_number >= known.attempt_number:
+            latest[task.task_key] = task
+    for task in latest.values():
         values = {
             "databricks_run_id": task.run_id,
             "attempt_number": task.attempt_number,

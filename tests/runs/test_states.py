@@ -48,4 +48,6 @@ def test_databricks_state_maps_to_one_run_status(
 def test_alert_retry_backoff_grows_and_is_capped(
     attempts: int, jitter: float, expected: float
 ) -> None:
-    assert retry_delay(attempts=attempts, base_seconds=5.0, jitter=jitter) == pytest.approx(expected)
+    assert retry_delay(attempts=attempts, base_seconds=5.0, jitter=jitter) == pytest.approx(
+        expected
+    )

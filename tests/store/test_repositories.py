@@ -57,7 +57,9 @@ def test_undispatched_events_are_found_only_when_old_enough(
     event_id, _ = _event(sessions, _workflow(sessions), "key:1")
     with sessions() as session:
         now = utcnow()
-        assert events_repo.undispatched_event_ids(session, older_than=now - timedelta(minutes=1)) == []
+        assert (
+            events_repo.undispatched_event_ids(session, older_than=now - timedelta(minutes=1)) == []
+        )
         assert events_repo.undispatched_event_ids(
             session, older_than=now + timedelta(seconds=1)
         ) == [event_id]
@@ -131,7 +133,9 @@ def test_delivery_is_unique_per_target_and_attempts_are_claimed(
         assert alerts_repo.add_delivery(session, payload={}, **fields) is None
     now = utcnow()
     with sessions.begin() as session:
-        assert alerts_repo.due_delivery_ids(session, now=now + timedelta(seconds=1)) == [delivery_id]
+        assert alerts_repo.due_delivery_ids(session, now=now + timedelta(seconds=1)) == [
+            delivery_id
+        ]
         lease = now + timedelta(minutes=2)
         assert alerts_repo.claim_delivery_attempt(
             session, delivery_id=delivery_id, attempts=0, lease_until=lease
