@@ -20,6 +20,11 @@ def configure_logging(verbose: bool = False) -> None:
                 "httpx": {"level": "WARNING"},
                 "uvicorn.access": {"level": "WARNING"},
                 "celery": {"level": "INFO"},
+                # The poll and sweep run every few seconds: their per-task lines are
+                # noise unless debugging. Task failures still log at ERROR.
+                "celery.app.trace": {"level": level if verbose else "WARNING"},
+                "celery.worker.strategy": {"level": level if verbose else "WARNING"},
+                "celery.beat": {"level": level if verbose else "WARNING"},
             },
         }
     )

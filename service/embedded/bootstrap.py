@@ -67,7 +67,7 @@ def install_example(sessions: sessionmaker[Session], settings: Settings) -> Exam
             )
         hook = workflows_repo.get_hook(session, name=EXAMPLE_HOOK)
         if hook is None:
-            secret = _read_private(secret_file) or secrets.token_urlsafe(32)
+            secret = _read_private(secret_file) or secrets.token_hex(32)
             hook = workflows_repo.create_hook(
                 session,
                 name=EXAMPLE_HOOK,

@@ -112,7 +112,7 @@ def _banner(api_url: str, api_key: str, hook: str | None, secret: str | None) ->
             "Trigger the ETL example with a signed webhook:",
             f"  {curl}",
             "or:",
-            f"  .venv/bin/lockgate trigger {hook} --secret {shlex.quote(secret)} "
+            f"  .venv/bin/lockgate trigger {hook} --secret={shlex.quote(secret)} "
             f"--data {shlex.quote(body)}",
             "then watch it:",
             f"  curl -H 'Authorization: Bearer {api_key}' {api_url}/api/v1/runs",

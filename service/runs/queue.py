@@ -44,6 +44,8 @@ def make_celery(settings: Settings, name: str = "lockgate") -> Celery:
         accept_content=["json"],
         task_ignore_result=True,
         task_acks_late=True,
+        # The CLI configures logging once; Celery must not replace it.
+        worker_hijack_root_logger=False,
         worker_prefetch_multiplier=1,
         # A publish that cannot reach Redis gives up fast: the row is committed and the
         # sweeper re-sends it, so blocking the request would buy nothing.

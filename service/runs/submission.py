@@ -34,7 +34,7 @@ def idempotency_token(run: Run) -> str:
 
 
 @dataclass(frozen=True)
-class _SubmissionPlan:
+class SubmissionPlan:
     run_id: str
     token: str
     workflow_id: str
@@ -68,12 +68,11 @@ def submit_run(
     with sessions.begin() as session:
         if not runs_repo.claim_for_submission(session, run_id=run_id):
             return SubmitOutcome()
-        plan = _plan(session, run_id=run_id)
+        plan = plan_submission(session, run_id=run_id)
     if plan is None:
         return _reject(sessions, run_id=run_id, message=None)
     try:
-        job_id = _ensure_job(sessions, client, plan)
-        databricks_run_id = _run_now(client, plan, job_id)
+        job_id, databricks_run_id = send_to_databricks(sessions, client, plan)
     except (ApiError, SubmissionRejected) as exc:
         if isinstance(exc, ApiError) and is_retryable(exc):
             raise
@@ -88,7 +87,7 @@ def submit_run(
 
 
 def _reject(sessions: sessionmaker[Session], *, run_id: str, message: str | None) -> SubmitOutcome:
-    """Ends a run that cannot be submitted (``message`` None: already recorded by _plan)."""
+    """Ends a run that cannot be submitted (``message`` None: recorded by plan_submission)."""
     with sessions.begin() as session:
         if message is not None:
             runs_repo.record_submission_error(session, run_id=run_id, message=message)
@@ -98,7 +97,17 @@ def _reject(sessions: sessionmaker[Session], *, run_id: str, message: str | None
         return SubmitOutcome(alert_delivery_ids=tuple(finish_run(session, run=run)))
 
 
-def _plan(session: Session, *, run_id: str) -> _SubmissionPlan | None:
+def send_to_databricks(
+    sessions: sessionmaker[Session], client: DatabricksClient, plan: SubmissionPlan
+) -> tuple[int, int]:
+    """Makes sure the workflow's job exists and is current, then starts it; returns
+    (job id, run id). Safe to repeat: the run-now carries the plan's idempotency token."""
+    job_id = _ensure_job(sessions, client, plan)
+    return job_id, _run_now(client, plan, job_id)
+
+
+def plan_submission(session: Session, *, run_id: str) -> SubmissionPlan | None:
+    """Reads what a submission needs; None (with the run ended in error) if it can't be."""
     run = runs_repo.get_run(session, run_id=run_id)
     if run is None:
         return None
@@ -114,7 +123,7 @@ def _plan(session: Session, *, run_id: str) -> _SubmissionPlan | None:
         return None
     job_settings = definition.to_job_settings()
     job_settings.setdefault("tags", {})[WORKFLOW_ID_TAG] = workflow.id
-    return _SubmissionPlan(
+    return SubmissionPlan(
         run_id=run.id,
         token=idempotency_token(run),
         workflow_id=workflow.id,
@@ -129,7 +138,7 @@ def _plan(session: Session, *, run_id: str) -> _SubmissionPlan | None:
 
 
 def _ensure_job(
-    sessions: sessionmaker[Session], client: DatabricksClient, plan: _SubmissionPlan
+    sessions: sessionmaker[Session], client: DatabricksClient, plan: SubmissionPlan
 ) -> int:
     if plan.job_id is not None:
         if plan.synced_version != plan.workflow_version:
@@ -160,7 +169,7 @@ def _ensure_job(
     return bound
 
 
-def _find_tagged_job(client: DatabricksClient, plan: _SubmissionPlan) -> int | None:
+def _find_tagged_job(client: DatabricksClient, plan: SubmissionPlan) -> int | None:
     page_token: str | None = None
     while True:
         page = client.list_jobs(name=plan.workflow_name, page_token=page_token)
@@ -173,7 +182,7 @@ def _find_tagged_job(client: DatabricksClient, plan: _SubmissionPlan) -> int | N
         page_token = page.next_page_token
 
 
-def _run_now(client: DatabricksClient, plan: _SubmissionPlan, job_id: int) -> int:
+def _run_now(client: DatabricksClient, plan: SubmissionPlan, job_id: int) -> int:
     if plan.job_parameter_names:
         return client.run_now(
             job_id, idempotency_token=plan.token, job_parameters=plan.parameters or None

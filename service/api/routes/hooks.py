@@ -64,7 +64,7 @@ def create_hook(body: HookCreate, session: SessionDep, _: ApiKeyDep) -> dict[str
         )
     if workflows_repo.get_hook(session, name=body.name) is not None:
         raise Problem(409, "Hook exists", f"a hook named {body.name!r} exists")
-    secret = body.secret or secrets.token_urlsafe(32)
+    secret = body.secret or secrets.token_hex(32)
     hook = workflows_repo.create_hook(
         session,
         name=body.name,
