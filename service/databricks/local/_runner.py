@@ -78,12 +78,16 @@ class Widgets:
         self._defaults.clear()
 
 
+class UnsupportedInLocalBackend(RuntimeError):
+    """A dbutils call the local backend does not offer; fails the task with this message."""
+
+
 class NotebookUtils:
     def exit(self, value: object) -> None:
         raise NotebookExit("" if value is None else str(value))
 
     def run(self, path: str, timeout_seconds: int = 0, arguments: object = None) -> str:
-        raise NotImplementedError("dbutils.notebook.run is not supported by the local backend")
+        raise UnsupportedInLocalBackend("dbutils.notebook.run is not supported by the local backend")
 
 
 class TaskValues:
