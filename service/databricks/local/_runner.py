@@ -87,7 +87,9 @@ class NotebookUtils:
         raise NotebookExit("" if value is None else str(value))
 
     def run(self, path: str, timeout_seconds: int = 0, arguments: object = None) -> str:
-        raise UnsupportedInLocalBackend("dbutils.notebook.run is not supported by the local backend")
+        raise UnsupportedInLocalBackend(
+            "dbutils.notebook.run is not supported by the local backend"
+        )
 
 
 class TaskValues:
