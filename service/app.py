@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.api.problems import install_problem_handlers
-from service.api.routes import hooks, runs, workflows
+from service.api.routes import channels, events, hooks, runs, workflows
 from service.runs.queue import CeleryTaskSender, TaskSender, make_celery
 from service.settings import Settings
 from service.store.db import make_engine, make_session_factory
@@ -37,6 +37,8 @@ def create_app(settings: Settings, *, task_sender: TaskSender | None = None) -> 
     install_problem_handlers(app)
     app.include_router(workflows.router)
     app.include_router(runs.router)
+    app.include_router(events.router)
+    app.include_router(channels.router)
     app.include_router(hooks.admin)
     app.include_router(hooks.ingress)
 

@@ -14,7 +14,11 @@ import typer
 from service.logging_config import configure_logging
 from service.settings import get_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Lockgate: start Databricks runs from webhooks, files and schedules, exactly once.",
+)
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")]
 
@@ -158,6 +162,9 @@ def trigger(
 
 
 def main() -> None:
+    from service.commands import register_all
+
+    register_all(app)
     app(prog_name="lockgate")
 
 

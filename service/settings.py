@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     # Webhook ingress
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
 
+    # --- local backend (issue 4): add fields below this line ---
+
+    # --- run engine (issue 5): add fields below this line ---
+
+    # --- triggers (issue 6): add fields below this line ---
+
+    # --- alerting (issue 7): add fields below this line ---
+
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:
         if self.environment == "production":

@@ -1,4 +1,4 @@
-"""/api/v1/runs and manual runs; /api/v1/events for the trigger ledger."""
+"""/api/v1/runs and manual runs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from service.api.deps import ApiKeyDep, SenderDep, SessionDep
 from service.api.problems import Problem
-from service.store.models import Run, TriggerEvent, Workflow
+from service.store.models import Run, Workflow
 from service.store.repositories import alerts as alerts_repo
 from service.store.repositories import runs as runs_repo
 from service.store.repositories import workflows as workflows_repo
@@ -163,22 +163,4 @@ def get_run(run_id: str, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
             }
             for d in alerts_repo.list_deliveries(session, run_id=run.id)
         ],
-    }
-
-
-@router.get("/events/{event_id}")
-def get_event(event_id: str, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
-    event = session.get(TriggerEvent, event_id)
-    if event is None:
-        raise Problem(404, "Event not found", f"no trigger event has id {event_id!r}")
-    run = runs_repo.get_run_for_event(session, trigger_event_id=event.id)
-    return {
-        "id": event.id,
-        "source": event.source,
-        "source_name": event.source_name,
-        "status": event.status,
-        "parameters": event.parameters,
-        "received_at": _iso(event.received_at),
-        "dispatched_at": _iso(event.dispatched_at),
-        "run_id": run.id if run else None,
     }

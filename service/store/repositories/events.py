@@ -64,7 +64,7 @@ def claim_event_for_dispatch(session: Session, *, event_id: str) -> bool:
     result = session.execute(
         update(TriggerEvent)
         .where(TriggerEvent.id == event_id, TriggerEvent.status == EventStatus.RECEIVED)
-        .values(status=EventStatus.DISPATCHED, dispatched_at=utcnow())
+        .values(status=EventStatus.DISPATCHED, verdict="dispatched", dispatched_at=utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -1,0 +1,9 @@
+"""Commands for workflow definitions: validate, apply, export."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Adds this area's commands to the `lockgate` app."""
