@@ -1,73 +1,77 @@
-"""``parse_workflow``: a document in, a checked ``WorkflowDefinition`` out (or every
-problem at once).
+"""``WorkflowDefinition``: the one internal model every input format becomes.
 
-Today the document is the seed ``workflow_config`` format. Other formats (Databricks
-Jobs JSON, bundle YAML) are meant to arrive as further readers producing the same
-``WorkflowDefinition``; nothing outside this package sees which format was used.
+Whatever was written (the seed ``workflow_config``, Databricks Jobs JSON, an Asset Bundle
+job), a definition holds the same things: the Jobs 2.2 settings Lockgate sends to
+Databricks, the alert routes Lockgate delivers itself, the workspace files a task needs
+published first (inline SQL), and the warnings found while reading it.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import TypeAdapter
+from service.workflows._issues import SpecIssue
 
-from service.workflows._issues import SpecIssue, WorkflowInvalid
-from service.workflows._pydantic_issues import validate_at
-from service.workflows._seed_checks import (
-    check_references,
-    mapping_entries,
-    unknown_key_warnings,
-)
-from service.workflows._seed_convert import RouteTable, SeedTaskSpec, convert_seed
-from service.workflows._seed_models import (
-    TASK_TYPES,
-    SeedJobCluster,
-    SeedTask,
-    SeedWorkflow,
-    TaskTypeFields,
-)
+ROUTE_EVENTS = ("on_start", "on_success", "on_failure")
 
-_WORKFLOW: TypeAdapter[SeedWorkflow] = TypeAdapter(SeedWorkflow)
-_JOB_CLUSTER: TypeAdapter[SeedJobCluster] = TypeAdapter(SeedJobCluster)
-_TASK: TypeAdapter[SeedTask] = TypeAdapter(SeedTask)
-_TASK_TYPE_FIELDS: dict[str, TypeAdapter[TaskTypeFields]] = {
-    name: TypeAdapter(model) for name, model in TASK_TYPES.items()
-}
-
-_MISSING_HINTS = {
-    "name": "name the workflow with letters, digits, -, _ and . (it appears in URLs)",
-    "task_key": "give the task a unique name of letters, digits, - and _",
-    "type": f"one of {', '.join(TASK_TYPES)}",
-    "cluster_key": "the name that tasks give as job_cluster_key",
-    "notebook_path": "the absolute workspace path of the notebook to run",
-    "cron": "a Unix (`0 2 * * *`) or Quartz (`0 0 2 * * ?`) cron expression",
-    "default": 'Databricks job parameters need a default value ("" for none)',
-    "warehouse_id": "the id of the SQL warehouse to run on",
-    "main_class_name": "the class with the main method to run",
-    "pipeline_id": "the id of the pipeline to update",
-}
+# Alert targets per event: {"on_start": (...), "on_success": (...), "on_failure": (...)}.
+RouteTable = dict[str, tuple[str, ...]]
+SourceFormat = Literal["seed", "jobs", "bundle"]
 
 
-@dataclass(frozen=True)
+def empty_routes() -> RouteTable:
+    return {event: () for event in ROUTE_EVENTS}
+
+
+@dataclass(frozen=True, kw_only=True)
 class WorkflowDefinition:
     name: str
-    source: dict[str, Any]  # the document as given
+    source: dict[str, Any]  # the document as stored: what the user wrote, in its format
     warnings: tuple[SpecIssue, ...]
     task_keys: tuple[str, ...]
     job_parameter_names: tuple[str, ...]
+    format: SourceFormat = "seed"
+    # Workspace path -> file text that must exist before the job runs (the seed's inline
+    # SQL, referenced from ``sql_task.file``). Whoever creates the job publishes these.
+    workspace_files: Mapping[str, str] = field(default_factory=dict)
     _job_settings: dict[str, Any] = field(repr=False)
-    _email_routes: RouteTable = field(repr=False)
-    _webhook_routes: RouteTable = field(repr=False)
-    _task_routes: dict[str, tuple[RouteTable, RouteTable]] = field(repr=False)
+    _email_routes: RouteTable = field(repr=False, default_factory=empty_routes)
+    _webhook_routes: RouteTable = field(repr=False, default_factory=empty_routes)
+    _task_routes: dict[str, tuple[RouteTable, RouteTable]] = field(repr=False, default_factory=dict)
 
-    def to_job_settings(self) -> dict[str, Any]:
-        """Databricks Jobs 2.2 settings (a jobs/create body); a fresh copy each call."""
-        return copy.deepcopy(self._job_settings)
+    def to_job_settings(self, *, inline_sql: bool = False) -> dict[str, Any]:
+        """Databricks Jobs 2.2 settings (a jobs/create body); a fresh copy each call.
+
+        With ``inline_sql``, a sql_task whose file is one of ``workspace_files`` carries
+        the text itself as ``sql_task.query.query_text`` instead: an extension only the
+        local backend reads (a real workspace needs the file published and referenced).
+        """
+        settings = copy.deepcopy(self._job_settings)
+        if inline_sql and self.workspace_files:
+            for task in _tasks(settings):
+                sql = task.get("sql_task")
+                if not isinstance(sql, dict):
+                    continue
+                path = (sql.get("file") or {}).get("path")
+                if isinstance(path, str) and path in self.workspace_files:
+                    del sql["file"]
+                    sql["query"] = {"query_text": self.workspace_files[path]}
+        return settings
+
+    def export_job_settings(self) -> dict[str, Any]:
+        """Jobs 2.2 settings for Databricks to run without Lockgate: ``to_job_settings``
+        plus the email routes as ``email_notifications`` (Lockgate normally sends those
+        itself). Webhook URL routes have no Jobs form (Databricks takes destination ids)."""
+        settings = self.to_job_settings()
+        _merge_email(settings, self._email_routes)
+        for task in _tasks(settings):
+            routes = self._task_routes.get(task.get("task_key", ""))
+            if routes is not None:
+                _merge_email(task, routes[0])
+        return settings
 
     def alert_routes(self) -> tuple[RouteTable, RouteTable]:
         """(email, webhook) targets per ``on_start`` / ``on_success`` / ``on_failure``.
@@ -84,79 +88,28 @@ class WorkflowDefinition:
         }
 
 
-def parse_workflow(document: Mapping[str, Any]) -> WorkflowDefinition:
-    """Checks and converts a workflow document; raises ``WorkflowInvalid`` listing every
-    problem found (each with its JSON path), never just the first."""
-    if not isinstance(document, Mapping):
-        raise WorkflowInvalid(
-            [SpecIssue(path="$", message="a workflow must be a mapping of keys to values")]
-        )
-    source = copy.deepcopy(dict(document))
-    warnings = unknown_key_warnings(source)
-    workflow, errors = validate_at(_WORKFLOW, source, (), missing_hints=_MISSING_HINTS)
-    clusters, cluster_errors = _validate_job_clusters(source.get("job_clusters"))
-    tasks, task_errors = _validate_tasks(source.get("tasks"))
-    errors += cluster_errors + task_errors
-    reference_errors, reference_warnings = check_references(source)
-    errors += reference_errors
-    warnings += reference_warnings
-    if errors or workflow is None:
-        raise WorkflowInvalid(_by_path(errors))
-    conversion = convert_seed(workflow, clusters, tasks)
-    return WorkflowDefinition(
-        name=workflow.name,
-        source=source,
-        warnings=tuple(_by_path(warnings + conversion.warnings)),
-        task_keys=tuple(spec.common.task_key for spec in tasks),
-        job_parameter_names=tuple(parameter.name for parameter in workflow.parameters),
-        _job_settings=conversion.job_settings,
-        _email_routes=conversion.email_routes,
-        _webhook_routes=conversion.webhook_routes,
-        _task_routes=conversion.task_routes,
-    )
+def _tasks(settings: dict[str, Any]) -> list[dict[str, Any]]:
+    tasks = [task for task in settings.get("tasks", []) if isinstance(task, dict)]
+    nested = [
+        task["for_each_task"]["task"]
+        for task in tasks
+        if isinstance(task.get("for_each_task"), dict)
+        and isinstance(task["for_each_task"].get("task"), dict)
+    ]
+    return tasks + nested
 
 
-def _validate_job_clusters(raw_clusters: Any) -> tuple[list[SeedJobCluster], list[SpecIssue]]:
-    clusters: list[SeedJobCluster] = []
-    errors: list[SpecIssue] = []
-    for loc, raw in mapping_entries(raw_clusters, "job_clusters"):
-        cluster, found = validate_at(_JOB_CLUSTER, raw, loc, missing_hints=_MISSING_HINTS)
-        errors += found
-        if cluster is not None:
-            errors += cluster.cross_field_issues(loc)
-            clusters.append(cluster)
-    return clusters, errors
+def _merge_email(target: dict[str, Any], routes: RouteTable) -> None:
+    events = {event: list(addresses) for event, addresses in routes.items() if addresses}
+    if events:
+        target["email_notifications"] = {**target.get("email_notifications", {}), **events}
 
 
-def _validate_tasks(raw_tasks: Any) -> tuple[list[SeedTaskSpec], list[SpecIssue]]:
-    """Each task on its own: common fields, then its type's fields, so one bad task does
-    not hide the others' problems."""
-    specs: list[SeedTaskSpec] = []
-    errors: list[SpecIssue] = []
-    for loc, raw in mapping_entries(raw_tasks, "tasks"):
-        common, found = validate_at(_TASK, raw, loc, missing_hints=_MISSING_HINTS)
-        errors += found
-        type_name = raw.get("type")
-        adapter = _TASK_TYPE_FIELDS.get(type_name) if isinstance(type_name, str) else None
-        if adapter is None:
-            continue  # missing or unknown type: reported by SeedTask
-        fields, found = validate_at(adapter, raw, loc, missing_hints=_MISSING_HINTS)
-        errors += found
-        if fields is not None:
-            errors += fields.cross_field_issues(loc)
-        if common is not None and fields is not None:
-            specs.append(SeedTaskSpec(loc=loc, common=common, fields=fields))
-    return specs, errors
-
-
-def _by_path(issues: list[SpecIssue]) -> list[SpecIssue]:
-    """Sorted by path, list indices compared as numbers (tasks[2] before tasks[10]), so
-    each task's problems stay together and the order is stable; repeats are dropped."""
-
-    def key(found: SpecIssue) -> list[tuple[int, int | str]]:
-        return [
-            (0, int(part)) if part.isdigit() else (1, part)
-            for part in re.split(r"(\d+)", found.path)
-        ]
-
-    return sorted(dict.fromkeys(issues), key=key)
+def routes_from(value: Any) -> RouteTable:
+    """Takes ``on_start``/``on_success``/``on_failure`` lists out of a checked mapping,
+    ordered and de-duplicated (an address listed twice gets one message)."""
+    mapping = value if isinstance(value, Mapping) else {}
+    return {
+        event: tuple(dict.fromkeys(str(v) for v in mapping.get(event) or ()))
+        for event in ROUTE_EVENTS
+    }

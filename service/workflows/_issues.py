@@ -68,3 +68,16 @@ def describe_value(value: object) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
+
+
+def sorted_by_path(issues: list[SpecIssue]) -> list[SpecIssue]:
+    """Sorted by path, list indices compared as numbers (tasks[2] before tasks[10]), so
+    each task's problems stay together and the order is stable; repeats are dropped."""
+
+    def key(found: SpecIssue) -> list[tuple[int, int | str]]:
+        return [
+            (0, int(part)) if part.isdigit() else (1, part)
+            for part in re.split(r"(\d+)", found.path)
+        ]
+
+    return sorted(dict.fromkeys(issues), key=key)

@@ -15,12 +15,13 @@ Sending them to Databricks as well would alert people twice, or fail.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 from service.workflows._cron import to_quartz
+from service.workflows._definition import ROUTE_EVENTS, RouteTable
 from service.workflows._issues import Loc, SpecIssue, issue
-from service.workflows._references import rewrite_legacy_references
 from service.workflows._seed_checks import WORKFLOW_TAG
 from service.workflows._seed_models import (
     EmailRoutes,
@@ -35,11 +36,10 @@ from service.workflows._seed_models import (
     TaskTypeFields,
     WebhookRoutes,
 )
+from service.workflows.references import rewrite_legacy_references
 
-ROUTE_EVENTS = ("on_start", "on_success", "on_failure")
-
-# Alert targets per event: {"on_start": (...), "on_success": (...), "on_failure": (...)}.
-RouteTable = dict[str, tuple[str, ...]]
+# Where the seed's inline SQL text is published in a workspace (one file per task).
+INLINE_SQL_ROOT = "/Workspace/Shared/lockgate"
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class SeedConversion:
     email_routes: RouteTable
     webhook_routes: RouteTable
     task_routes: dict[str, tuple[RouteTable, RouteTable]]
+    workspace_files: dict[str, str]
 
 
 def convert_seed(
@@ -101,21 +102,21 @@ def convert_seed(
             _job_cluster(cluster, ("job_clusters", position), warnings)
             for position, cluster in enumerate(clusters)
         ]
-    settings["tasks"] = [_task(spec, warnings) for spec in tasks]
-    task_routes = {
-        spec.common.task_key: (
-            _routes(spec.common.email_notifications),
-            _routes(spec.common.webhook_notifications),
-        )
-        for spec in tasks
-        if spec.common.email_notifications or spec.common.webhook_notifications
-    }
+    files: dict[str, str] = {}
+    settings["tasks"] = [_task(spec, warnings, workflow.name, files) for spec in tasks]
+    task_routes: dict[str, tuple[RouteTable, RouteTable]] = {}
+    for spec in tasks:
+        email = _routes(spec.common.email_notifications)
+        webhook = _routes(spec.common.webhook_notifications)
+        if any(email.values()) or any(webhook.values()):  # empty lists route nothing
+            task_routes[spec.common.task_key] = (email, webhook)
     return SeedConversion(
         job_settings=settings,
         warnings=warnings,
         email_routes=_routes(workflow.notifications),
         webhook_routes=_routes(workflow.webhooks),
         task_routes=task_routes,
+        workspace_files=files,
     )
 
 
@@ -182,7 +183,9 @@ def _job_cluster(cluster: SeedJobCluster, loc: Loc, warnings: list[SpecIssue]) -
     return {"job_cluster_key": cluster.cluster_key, "new_cluster": new_cluster}
 
 
-def _task(spec: SeedTaskSpec, warnings: list[SpecIssue]) -> dict[str, Any]:
+def _task(
+    spec: SeedTaskSpec, warnings: list[SpecIssue], workflow_name: str, files: dict[str, str]
+) -> dict[str, Any]:
     common = spec.common
     task: dict[str, Any] = {"task_key": common.task_key}
     if common.description:
@@ -197,7 +200,16 @@ def _task(spec: SeedTaskSpec, warnings: list[SpecIssue]) -> dict[str, Any]:
         task["existing_cluster_id"] = common.existing_cluster_id
     elif common.new_cluster is not None:
         task["new_cluster"] = common.new_cluster
-    payload_key, payload = _task_payload(spec.fields, spec.loc, warnings)
+    if isinstance(spec.fields, SqlFields) and _uses_inline_sql(spec.fields):
+        payload_key, payload = _inline_sql_payload(
+            spec.fields,
+            spec.loc,
+            warnings,
+            f"{INLINE_SQL_ROOT}/{workflow_name}/{common.task_key}.sql",
+            files,
+        )
+    else:
+        payload_key, payload = _task_payload(spec.fields, spec.loc, warnings)
     task[payload_key] = payload
     if common.libraries:
         task["libraries"] = common.libraries
@@ -240,6 +252,35 @@ def _task_payload(
     raise TypeError(f"no conversion for task fields {type(fields).__name__}")
 
 
+def _uses_inline_sql(fields: SqlFields) -> bool:
+    return fields.query_id is None and fields.file is None and fields.query is not None
+
+
+def _inline_sql_payload(
+    fields: SqlFields, loc: Loc, warnings: list[SpecIssue], path: str, files: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """The seed sent its text as ``sql_task.query.query``, a field Databricks does not
+    have. The text is kept: published as a workspace file at ``path`` and referenced."""
+    text = _rewrite(_dedent_sql(fields.query or ""), (*loc, "query"), warnings)
+    files[path] = text
+    warnings.append(
+        issue(
+            (*loc, "query"),
+            "Databricks SQL tasks cannot carry SQL text; Lockgate keeps it, runs it as-is on "
+            f"the local backend, and for a workspace publishes it as the file `{path}` "
+            "(sql_task.file). Save it as a query (`query_id`) or a file (`file`) to silence this",
+        )
+    )
+    return "sql_task", {
+        "warehouse_id": fields.warehouse_id,
+        "file": {"path": path, "source": "WORKSPACE"},
+    }
+
+
+def _dedent_sql(text: str) -> str:
+    return textwrap.dedent(text).strip() + "\n"
+
+
 def _python_payload(
     fields: PythonFields, loc: Loc, warnings: list[SpecIssue]
 ) -> tuple[str, dict[str, Any]]:
@@ -254,6 +295,13 @@ def _python_payload(
                         "wrongly ran it as a wheel); remove package_name and entry_point",
                     )
                 )
+        warnings.append(
+            issue(
+                (*loc, "python_file"),
+                "runs as a spark_python_task (the seed sent `type: python` as a wheel task, "
+                "which needs package_name and cannot run a file)",
+            )
+        )
         script: dict[str, Any] = {"python_file": fields.python_file}
         if isinstance(fields.parameters, list) and fields.parameters:
             script["parameters"] = _rewrite_list(fields.parameters, parameters_loc, warnings)

@@ -332,26 +332,24 @@ class JarFields(TaskTypeFields):
 
 
 class SqlFields(TaskTypeFields):
-    """A saved query (``query_id``) or a SQL file (``file``); Databricks has no field for
-    inline SQL text, so the seed's ``query`` text cannot be sent."""
+    """A saved query (``query_id``), a SQL file (``file``) or the seed's inline ``query``
+    text. Databricks' sql_task has no field for text, so inline text is published as a
+    workspace file and referenced (``_seed_convert``), with a warning."""
 
     warehouse_id: NonEmpty
     query_id: NonEmpty | None = None
     file: NonEmpty | None = None
-    query: str | None = None
+    query: NonEmpty | None = None
 
     def cross_field_issues(self, loc: Loc) -> list[SpecIssue]:
-        if self.query_id is not None or self.file is not None:
-            return []
-        if self.query is not None:
+        if self.query_id is None and self.file is None and self.query is None:
             return [
                 issue(
-                    (*loc, "query"),
-                    "Databricks SQL tasks cannot carry SQL text; save the query in Databricks "
-                    "SQL and give its `query_id`, or put it in a file and give `file`",
+                    (*loc, "query_id"),
+                    "a sql task needs `query_id` (a saved query), `file` or `query` (SQL text)",
                 )
             ]
-        return [issue((*loc, "query_id"), "a sql task needs `query_id` or `file`")]
+        return []
 
 
 class PipelineFields(TaskTypeFields):

@@ -92,3 +92,35 @@ def test_a_long_chain_is_accepted_and_a_long_cycle_is_named() -> None:
     (error,) = caught.value.errors
     assert error.path == "$.tasks[0].depends_on[0]"
     assert "t0 -> t999 -> t998" in error.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(task_graphs())
+def test_jobs_json_task_graphs_are_accepted_exactly_when_acyclic(
+    graph: dict[str, list[str]],
+) -> None:
+    from service.workflows import parse_job_settings
+
+    document = {
+        "name": "graph",
+        "tasks": [
+            {
+                "task_key": name,
+                "notebook_task": {"notebook_path": f"/Shared/{name}"},
+                "depends_on": [{"task_key": dep} for dep in deps],
+            }
+            for name, deps in graph.items()
+        ],
+    }
+    try:
+        parse_job_settings(document)
+    except WorkflowInvalid as invalid:
+        assert not _is_acyclic(graph)
+        for error in invalid.errors:
+            match = _CYCLE.search(error.message)
+            assert match is not None, error
+            cycle = match["cycle"].split(" -> ")
+            assert cycle[0] == cycle[-1]
+            assert all(b in graph[a] for a, b in itertools.pairwise(cycle))
+    else:
+        assert _is_acyclic(graph)

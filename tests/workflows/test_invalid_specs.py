@@ -107,12 +107,6 @@ INVALID: list[Any] = [
         id="script-parameters-mapping",
     ),
     pytest.param(
-        workflow({"task_key": "a", "type": "sql", "warehouse_id": "w", "query": "SELECT 1"}),
-        "$.tasks[0].query",
-        "cannot carry SQL text",
-        id="sql-inline-text",
-    ),
-    pytest.param(
         workflow(notebook("a", parameters=["--x"])),
         "$.tasks[0].parameters",
         "must be a mapping of names to values, not a list",

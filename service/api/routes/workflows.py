@@ -1,34 +1,50 @@
-"""/api/v1/workflows: workflow definitions in the seed format, as JSON or YAML."""
+"""/api/v1/workflows: workflow definitions in any of the three formats (the seed
+``workflow_config``, Databricks Jobs JSON, an Asset Bundle), as JSON or YAML, and their
+export as Jobs 2.2 JSON or bundle YAML."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import IntegrityError
 
-from service.api.deps import ApiKeyDep, SessionDep
+from service.api.deps import AdminAccess, ApiKeyDep, SessionDep
 from service.api.problems import Problem
 from service.store.models import Workflow
 from service.store.repositories import workflows as workflows_repo
-from service.workflows import WorkflowDefinition, WorkflowInvalid, load_document, parse_workflow
+from service.workflows import (
+    WorkflowDefinition,
+    WorkflowInvalid,
+    export_text,
+    load_document,
+    parse_document,
+    parse_workflow,
+)
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
+InputFormat = Literal["seed", "jobs", "bundle"]
 
 
-async def _definition_from_request(request: Request) -> WorkflowDefinition:
+async def _definitions_from_request(
+    request: Request, input_format: InputFormat | None
+) -> list[WorkflowDefinition]:
     raw = await request.body()
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise Problem(413, "Workflow too large", f"the limit is {MAX_DOCUMENT_BYTES} bytes")
     try:
         document = load_document(raw, content_type=request.headers.get("content-type"))
-        return parse_workflow(document)
+        return parse_document(document, format=input_format)
     except WorkflowInvalid as exc:
-        errors = [{"path": e.path, "message": e.message} for e in exc.errors]
-        detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
-        raise Problem(422, "Invalid workflow", detail, errors=errors) from exc
+        raise _invalid(exc) from exc
+
+
+def _invalid(exc: WorkflowInvalid) -> Problem:
+    errors = [{"path": e.path, "message": e.message} for e in exc.errors]
+    detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
+    return Problem(422, "Invalid workflow", detail, errors=errors)
 
 
 def _summary(workflow: Workflow) -> dict[str, Any]:
@@ -44,8 +60,10 @@ def _summary(workflow: Workflow) -> dict[str, Any]:
 def _detail(workflow: Workflow, definition: WorkflowDefinition) -> dict[str, Any]:
     return {
         **_summary(workflow),
+        "format": definition.format,
         "source": workflow.source,
         "job_settings": definition.to_job_settings(),
+        "workspace_files": dict(definition.workspace_files),
         "warnings": [{"path": w.path, "message": w.message} for w in definition.warnings],
     }
 
@@ -58,26 +76,42 @@ def _get_or_404(session: SessionDep, name: str) -> Workflow:
 
 
 @router.post("", status_code=201)
-async def create_workflow(request: Request, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
-    definition = await _definition_from_request(request)
-    if workflows_repo.get_workflow_by_name(session, name=definition.name) is not None:
-        raise Problem(
-            409,
-            "Workflow exists",
-            f"a workflow named {definition.name!r} exists; "
-            f"PUT /api/v1/workflows/{definition.name} replaces it",
-        )
+async def create_workflow(
+    request: Request,
+    session: SessionDep,
+    _: AdminAccess,
+    format: InputFormat | None = None,
+) -> dict[str, Any]:
+    """One workflow, or every job of a bundle (all or none are created)."""
+    definitions = await _definitions_from_request(request, format)
+    for definition in definitions:
+        if workflows_repo.get_workflow_by_name(session, name=definition.name) is not None:
+            raise Problem(
+                409,
+                "Workflow exists",
+                f"a workflow named {definition.name!r} exists; "
+                f"PUT /api/v1/workflows/{definition.name} replaces it",
+            )
+    names = [definition.name for definition in definitions]
+    if len(set(names)) != len(names):
+        raise Problem(422, "Duplicate workflow names", "two jobs of the bundle have one name")
     try:
-        workflow = workflows_repo.create_workflow(
-            session, name=definition.name, source=definition.source
-        )
+        created = [
+            (
+                workflows_repo.create_workflow(
+                    session, name=definition.name, source=definition.source
+                ),
+                definition,
+            )
+            for definition in definitions
+        ]
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise Problem(
-            409, "Workflow exists", f"{definition.name!r} was created concurrently"
-        ) from exc
-    return _detail(workflow, definition)
+        raise Problem(409, "Workflow exists", f"{names!r} was created concurrently") from exc
+    if len(created) == 1:
+        return _detail(*created[0])
+    return {"items": [_detail(workflow, definition) for workflow, definition in created]}
 
 
 @router.get("")
@@ -100,18 +134,46 @@ def get_workflow(name: str, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]
     return _detail(workflow, definition)
 
 
+@router.get("/{name}/export")
+def export_workflow(
+    name: str,
+    session: SessionDep,
+    _: ApiKeyDep,
+    format: Literal["json", "yaml"] = "json",
+) -> Response:
+    """Jobs 2.2 JSON (a jobs/create body) or a bundle YAML with the job; both import back
+    to the same workflow."""
+    workflow = _get_or_404(session, name)
+    try:
+        definition = parse_workflow(workflow.source)
+    except WorkflowInvalid as exc:
+        raise Problem(
+            409, "Stored workflow is invalid", f"fix it with PUT before exporting: {exc}"
+        ) from exc
+    media_type = "application/json" if format == "json" else "application/yaml"
+    return Response(export_text(definition, format), media_type=media_type)
+
+
 @router.put("/{name}")
 async def replace_workflow(
-    name: str, request: Request, response: Response, session: SessionDep, _: ApiKeyDep
+    name: str,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    _: AdminAccess,
+    format: InputFormat | None = None,
 ) -> dict[str, Any]:
-    definition = await _definition_from_request(request)
-    if definition.name != name:
+    definitions = await _definitions_from_request(request, format)
+    matching = [d for d in definitions if d.name == name]
+    if not matching:
+        named = ", ".join(repr(d.name) for d in definitions)
         raise Problem(
             422,
             "Name mismatch",
-            f"the document names {definition.name!r} but the URL names {name!r}",
+            f"the document names {named} but the URL names {name!r}",
             errors=[{"path": "$.name", "message": f"must be {name!r} to match the URL"}],
         )
+    definition = matching[0]
     workflow = workflows_repo.get_workflow_by_name(session, name=name)
     if workflow is None:
         workflow = workflows_repo.create_workflow(session, name=name, source=definition.source)
@@ -123,7 +185,7 @@ async def replace_workflow(
 
 
 @router.delete("/{name}", status_code=204)
-def delete_workflow(name: str, session: SessionDep, _: ApiKeyDep) -> Response:
+def delete_workflow(name: str, session: SessionDep, _: AdminAccess) -> Response:
     workflow = _get_or_404(session, name)
     for hook in workflows_repo.list_hooks(session):
         if hook.workflow_name == name:
