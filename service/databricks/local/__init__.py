@@ -1,7 +1,8 @@
 """A local stand-in for the Databricks Jobs service: the Jobs REST API over HTTP, tasks as
 local processes. Lockgate's client and the databricks-sdk work against it unchanged.
 
-State is kept in memory (thread-safe, lost on restart); see ``_store.py``.
+Jobs and runs are kept in memory and written through to a SQLite file, so they survive
+a restart; see ``_store.py``.
 """
 
 from ._app import create_local_backend, serve_local_backend

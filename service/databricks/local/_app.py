@@ -1,6 +1,7 @@
 """The local Databricks backend as an ASGI app, and a blocking server for it.
 
-It serves the Jobs API under ``/api/2.2/jobs`` and ``/api/2.1/jobs`` and the
+It serves the Jobs API under ``/api/2.2/jobs`` and ``/api/2.1/jobs``, the Workspace API
+under ``/api/2.0/workspace`` (uploading notebooks and files), and the
 ``/.well-known/databricks-config`` probe the databricks-sdk makes at start-up. Every
 ``/api/`` request needs an ``Authorization: Bearer <token>`` header (any token); every
 error is Databricks error JSON ``{"error_code", "message"}``, never an HTML page.
@@ -23,6 +24,7 @@ from ._config import LocalBackendConfig
 from ._errors import ApiError, endpoint_not_found, invalid_parameter, unauthenticated
 from ._jobs_api import router as jobs_router
 from ._runs_api import router as runs_router
+from ._workspace_api import router as workspace_router
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ API_VERSIONS = ("2.2", "2.1")
 
 
 def create_local_backend(config: LocalBackendConfig) -> FastAPI:
-    """Build the app; its state lives in memory and its task processes die with it."""
+    """Build the app; its state is in ``config.database_path``, its processes die with it."""
     backend = LocalBackend(config)
 
     @asynccontextmanager
@@ -45,6 +47,7 @@ def create_local_backend(config: LocalBackendConfig) -> FastAPI:
     for version in API_VERSIONS:
         app.include_router(runs_router, prefix=f"/api/{version}/jobs/runs")
         app.include_router(jobs_router, prefix=f"/api/{version}/jobs")
+    app.include_router(workspace_router, prefix="/api/2.0/workspace")
 
     @app.get("/.well-known/databricks-config", include_in_schema=False)
     def host_metadata() -> dict[str, str]:

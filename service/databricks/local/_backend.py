@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ._config import LocalBackendConfig
+from ._persistence import StateDatabase
 from ._scheduler import RunScheduler
 from ._store import RunStore
 
@@ -15,13 +16,16 @@ LOCAL_USER = "local-user@lockgate.local"
 @dataclass
 class LocalBackend:
     config: LocalBackendConfig
-    store: RunStore = field(default_factory=RunStore)
+    store: RunStore = field(init=False)
     scheduler: RunScheduler = field(init=False)
 
     def __post_init__(self) -> None:
         for directory in (self.config.workspace_dir, self.config.dbfs_root, self.config.runs_dir):
             directory.mkdir(parents=True, exist_ok=True)
+        self._database = StateDatabase(self.config.database_path)
+        self.store = RunStore(self._database)  # ends runs the last process left active
         self.scheduler = RunScheduler(config=self.config, store=self.store)
 
     def close(self) -> None:
         self.scheduler.close()
+        self._database.close()

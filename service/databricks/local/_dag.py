@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
-from ._job_settings import TaskSpec
 from ._states import (
     CANCELLED_RESULTS,
     SUCCESSFUL_RESULTS,
@@ -26,6 +25,7 @@ from ._states import (
     TerminationCode,
     TerminationType,
 )
+from ._task_settings import TaskSpec
 
 
 class BlockedTaskDecision(StrEnum):
@@ -36,7 +36,14 @@ class BlockedTaskDecision(StrEnum):
 
 
 def decide_blocked_task(run_if: RunIf, upstream: Sequence[ResultState]) -> BlockedTaskDecision:
-    """Decide a task whose upstream tasks have all ended (``upstream`` = their results)."""
+    """Decide a task whose upstream tasks have all ended (``upstream`` = their results).
+
+    A dependency on a condition task whose outcome was not the one asked for counts as
+    EXCLUDED; a task whose dependencies were all excluded is excluded too, whatever its
+    ``run_if`` (the Jobs API's rule, which is what turns off a whole if/else branch).
+    """
+    if upstream and all(result is ResultState.EXCLUDED for result in upstream):
+        return BlockedTaskDecision.EXCLUDED
     succeeded = sum(1 for result in upstream if result in SUCCESSFUL_RESULTS)
     failed = len(upstream) - succeeded
     cancelled = any(result in CANCELLED_RESULTS for result in upstream)

@@ -38,6 +38,14 @@ def run_does_not_exist(run_id: int) -> ApiError:
     return invalid_parameter(f"Run {run_id} does not exist.")
 
 
+def resource_conflict(message: str) -> ApiError:
+    return ApiError(409, "RESOURCE_CONFLICT", message)
+
+
+def invalid_state(message: str) -> ApiError:
+    return ApiError(400, "INVALID_STATE", message)
+
+
 def unauthenticated(message: str) -> ApiError:
     return ApiError(401, "UNAUTHENTICATED", message)
 

@@ -16,7 +16,7 @@ from ._payload import JsonObject, as_object, get_int, get_list, get_object
 from ._records import JobRecord
 from ._render import render_job
 from ._run_requests import run_now
-from ._scheduler import now_ms
+from ._time import now_ms
 
 router = APIRouter()
 

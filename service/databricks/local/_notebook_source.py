@@ -7,6 +7,9 @@ are skipped, ``%python`` cells run, ``%run <notebook>`` inlines that notebook's 
 (as Databricks does, in the same namespace); other languages (``%sql``, ``%sh``,
 ``%pip`` ...) cannot run here and fail the task with a message that says so. ``.ipynb``
 notebooks contribute their code cells under the same rules.
+
+This module imports only the standard library: the task runner loads it by file path for
+``dbutils.notebook.run`` (termination codes are therefore plain strings here).
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ._states import TerminationCode
+
+class TerminationCode:
+    """The ``_states.TerminationCode`` values this module raises, as plain strings."""
+
+    RESOURCE_NOT_FOUND = "RESOURCE_NOT_FOUND"
+    INVALID_RUN_CONFIGURATION = "INVALID_RUN_CONFIGURATION"
+
 
 NOTEBOOK_HEADER = "# Databricks notebook source"
 CELL_SEPARATOR = "# COMMAND ----------"
@@ -27,7 +36,7 @@ _MAX_RUN_DEPTH = 10
 class TaskSetupError(Exception):
     """The task cannot start: a missing file or something the local backend cannot run."""
 
-    def __init__(self, message: str, code: TerminationCode) -> None:
+    def __init__(self, message: str, code: str) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
@@ -61,11 +70,14 @@ def resolve_notebook(workspace_dir: Path, notebook_path: str) -> Path:
 
 
 def resolve_python_file(workspace_dir: Path, dbfs_root: Path, python_file: str) -> Path:
-    """``dbfs:/x.py``, ``/dbfs/x.py`` -> dbfs_root; ``/Workspace/x.py``, ``/x.py`` -> workspace."""
+    """``dbfs:/x``, ``/dbfs/x``, ``/Volumes/x`` -> dbfs_root; ``/Workspace/x``, ``/x`` ->
+    the workspace."""
     if python_file.startswith("dbfs:/"):
         path = _inside(dbfs_root, python_file.removeprefix("dbfs:"))
     elif python_file.startswith("/dbfs/"):
         path = _inside(dbfs_root, python_file.removeprefix("/dbfs"))
+    elif python_file.startswith("/Volumes/"):
+        path = _inside(dbfs_root, python_file)
     elif python_file.startswith("/"):
         path = _inside(workspace_dir, _strip_workspace_prefix(python_file))
     else:
@@ -76,7 +88,7 @@ def resolve_python_file(workspace_dir: Path, dbfs_root: Path, python_file: str) 
         )
     if not path.is_file():
         raise TaskSetupError(
-            f"Python file not found: {python_file} (looked for {path})",
+            f"File not found: {python_file} (looked for {path})",
             TerminationCode.RESOURCE_NOT_FOUND,
         )
     return path

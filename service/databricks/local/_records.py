@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._job_settings import JobSpec, TaskSpec
+from ._job_settings import JobSpec
 from ._states import LifeCycleState, RunType, Termination, TriggerType
+from ._task_settings import TaskSpec
 
 
 @dataclass
@@ -35,6 +36,7 @@ class TaskOutput:
     logs: str = ""
     logs_truncated: bool = False
     task_values: dict[str, Any] = field(default_factory=dict)
+    sql_output: dict[str, Any] | None = None
 
 
 @dataclass
@@ -55,14 +57,51 @@ class TaskRunRecord:
     process: subprocess.Popen[bytes] | None = None
     # Set by cancel or a run timeout while the process runs; the attempt ends with it.
     stop_reason: Termination | None = None
+    repair_id: int | None = None  # the repair that made this attempt
+    condition_outcome: str | None = None  # condition_task: "true" or "false"
+    resolved_condition: tuple[str, str] | None = None  # its left and right, resolved
+    child_run_id: int | None = None  # run_job_task: the run it started
+    # for_each_task: the inputs and every iteration attempt (retries included) ...
+    iteration_inputs: list[str] | None = None
+    iterations: list[TaskRunRecord] = field(default_factory=list)
+    # ... and, on an iteration, the for-each task run it belongs to and its position.
+    for_each_parent: TaskRunRecord | None = None
+    iteration_index: int | None = None
 
     @property
     def task_key(self) -> str:
         return self.task.task_key
 
     @property
+    def iteration_input(self) -> str | None:
+        parent = self.for_each_parent
+        if parent is None or parent.iteration_inputs is None or self.iteration_index is None:
+            return None
+        return parent.iteration_inputs[self.iteration_index]
+
+    def latest_iterations(self) -> dict[int, TaskRunRecord]:
+        """The latest attempt of each iteration started so far, by index."""
+        latest: dict[int, TaskRunRecord] = {}
+        for iteration in self.iterations:
+            assert iteration.iteration_index is not None
+            latest[iteration.iteration_index] = iteration
+        return latest
+
+    @property
     def is_terminal(self) -> bool:
         return self.termination is not None
+
+
+@dataclass
+class RepairRecord:
+    """One entry of a run's ``repair_history``: the original run, then each repair."""
+
+    repair_id: int | None  # None for the ORIGINAL entry
+    start_time: int
+    task_run_ids: list[int]
+    end_time: int = 0
+    life_cycle_state: LifeCycleState = LifeCycleState.RUNNING
+    termination: Termination | None = None
 
 
 @dataclass
@@ -89,12 +128,18 @@ class RunRecord:
     job_parameter_defaults: dict[str, str] = field(default_factory=dict)
     notebook_params: dict[str, str] = field(default_factory=dict)
     python_params: list[str] | None = None
+    jar_params: list[str] | None = None
     # Latest attempt of each task, in the order of the settings; all attempts by run_id.
     latest_attempts: dict[str, TaskRunRecord] = field(default_factory=dict)
     attempts: list[TaskRunRecord] = field(default_factory=list)
     # Set by runs/cancel or the run's timeout: how the run will end once its tasks stop.
     stop_reason: Termination | None = None
     raw_settings: dict[str, Any] = field(default_factory=dict)
+    # What the creating request asked for (token reuse with other parameters is refused).
+    request_fingerprint: str = ""
+    repair_history: list[RepairRecord] = field(default_factory=list)
+    # run_job_task: the task run (of another run) that waits for this run.
+    parent_task_run_id: int | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -103,3 +148,7 @@ class RunRecord:
     @property
     def is_stopping(self) -> bool:
         return self.stop_reason is not None
+
+    @property
+    def latest_repair_id(self) -> int | None:
+        return self.repair_history[-1].repair_id if self.repair_history else None

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._config import LocalBackendConfig
-from ._job_settings import TaskKind
 from ._paging import ARRAY_PAGE_SIZE, encode_page_token
-from ._records import JobRecord, RunRecord, TaskRunRecord
-from ._states import LifeCycleState, Termination, status_state_for
+from ._records import JobRecord, RepairRecord, RunRecord, TaskRunRecord
+from ._states import SUCCESSFUL_RESULTS, LifeCycleState, Termination, status_state_for
+from ._task_settings import TaskKind
 
 JsonObject = dict[str, Any]
 
@@ -86,6 +86,8 @@ def render_run(
         body["overriding_parameters"] = overriding
     if run.raw_settings.get("job_clusters"):
         body["job_clusters"] = run.raw_settings["job_clusters"]
+    if run.repair_history:
+        body["repair_history"] = [_repair_entry(entry) for entry in run.repair_history]
     if include_tasks:
         # One entry per attempt, as a workspace answers: a retried task appears once per
         # attempt (clients keep the highest attempt_number of each task_key).
@@ -116,6 +118,51 @@ def render_task_run(
             **_state(attempt.life_cycle_state, attempt.termination, attempt.state_message, None),
         }
     )
+    if attempt.repair_id is not None:
+        body["attempt_repair_id"] = attempt.repair_id  # not a workspace field; helps reading
+    if attempt.condition_outcome is not None and attempt.resolved_condition is not None:
+        body["condition_task"] = {
+            **dict(attempt.task.body),
+            "left": attempt.resolved_condition[0],
+            "right": attempt.resolved_condition[1],
+            "outcome": attempt.condition_outcome,
+        }
+    if attempt.iteration_inputs is not None:
+        body["for_each_task"] = {**dict(attempt.task.body), "stats": _iteration_stats(attempt)}
+    return body
+
+
+def _iteration_stats(attempt: TaskRunRecord) -> JsonObject:
+    assert attempt.iteration_inputs is not None
+    latest = attempt.latest_iterations().values()
+    ended = [item for item in latest if item.termination is not None]
+    succeeded = sum(
+        1
+        for item in ended
+        if item.termination and item.termination.result_state in SUCCESSFUL_RESULTS
+    )
+    return {
+        "task_run_stats": {
+            "total_iterations": len(attempt.iteration_inputs),
+            "scheduled_iterations": len(latest),
+            "active_iterations": len(latest) - len(ended),
+            "completed_iterations": len(ended),
+            "succeeded_iterations": succeeded,
+            "failed_iterations": len(ended) - succeeded,
+        }
+    }
+
+
+def _repair_entry(entry: RepairRecord) -> JsonObject:
+    body: JsonObject = {
+        "type": "ORIGINAL" if entry.repair_id is None else "REPAIR",
+        "start_time": entry.start_time,
+        "end_time": entry.end_time,
+        "task_run_ids": list(entry.task_run_ids),
+        **_state(entry.life_cycle_state, entry.termination, "", None),
+    }
+    if entry.repair_id is not None:
+        body["id"] = entry.repair_id
     return body
 
 
@@ -137,6 +184,12 @@ def render_task_run_metadata(
             "tasks": [render_task_run(attempt, run, config)],
         }
     )
+    if attempt.iteration_inputs is not None:
+        # runs/get on a for-each task run lists its iterations (latest attempt of each).
+        latest = attempt.latest_iterations()
+        body["iterations"] = [
+            render_task_run(latest[index], run, config) for index in sorted(latest)
+        ]
     if run.job_id is not None:
         body["job_id"] = run.job_id
     return body
@@ -152,6 +205,10 @@ def render_output(attempt: TaskRunRecord, run: RunRecord, config: LocalBackendCo
         if output.notebook_result is not None:
             notebook_output["result"] = output.notebook_result
         body["notebook_output"] = notebook_output
+    if output.sql_output is not None:
+        body["sql_output"] = output.sql_output
+    if attempt.child_run_id is not None:
+        body["run_job_output"] = {"run_id": attempt.child_run_id}
     body["logs"] = output.logs
     body["logs_truncated"] = output.logs_truncated
     if output.error is not None:

@@ -5,126 +5,35 @@ run by file path, not as a package module, and imports only the standard library
 task process starts fast and never imports the backend (FastAPI, the store ...).
 
 The spec (written by ``_task_process.py``) says what to run: notebook cells, executed
-in order in one namespace, or a Python file run as ``__main__`` with ``argv``. The
-namespace gets a ``dbutils`` with ``widgets``, ``notebook.exit`` and
-``jobs.taskValues``. The outcome goes to ``result_path`` as JSON; the exit code is 0 on
-success and 1 on failure (a process that dies without writing it has failed too).
+in order in one namespace; a Python file run as ``__main__`` with ``argv``; a wheel's
+entry point; SQL on DuckDB; or commands (java, a configured pipeline/dbt stand-in).
+Python code gets ``dbutils`` and ``spark`` (``_task_dbutils.py``). The outcome goes to
+``result_path`` as JSON; the exit code is 0 on success and 1 on failure (a process that
+dies without writing it has failed too).
 """
 
 from __future__ import annotations
 
 import builtins
+import importlib
 import json
 import linecache
 import os
+import re
 import runpy
+import subprocess
 import sys
+import time
 import traceback
+from importlib import metadata
 from typing import Any
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _task_dbutils import DBUtils, LocalSpark, NotebookExit
+
+sys.path.pop(0)
+
 MAX_RESULT_BYTES = 5 * 1024 * 1024  # notebook_output.result holds the first 5 MB
-
-
-class NotebookExit(BaseException):
-    """Raised by dbutils.notebook.exit; a BaseException so `except Exception` won't catch it."""
-
-    def __init__(self, value: str) -> None:
-        super().__init__(value)
-        self.value = value
-
-
-class InputWidgetNotDefined(Exception):
-    pass
-
-
-class Widgets:
-    """Values passed to the run win over the defaults a notebook declares with text()."""
-
-    def __init__(self, values: dict[str, str]) -> None:
-        self._values = dict(values)
-        self._defaults: dict[str, str] = {}
-
-    def get(self, name: str) -> str:
-        if name in self._values:
-            return self._values[name]
-        if name in self._defaults:
-            return self._defaults[name]
-        raise InputWidgetNotDefined(f"No input widget named {name} is defined")
-
-    def getArgument(self, name: str, defaultValue: str | None = None) -> str | None:
-        try:
-            return self.get(name)
-        except InputWidgetNotDefined:
-            return defaultValue
-
-    def getAll(self) -> dict[str, str]:
-        return {**self._defaults, **self._values}
-
-    def text(self, name: str, defaultValue: str = "", label: str | None = None) -> None:
-        self._defaults[name] = str(defaultValue)
-
-    def dropdown(
-        self, name: str, defaultValue: str, choices: list[str], label: str | None = None
-    ) -> None:
-        self._defaults[name] = str(defaultValue)
-
-    combobox = dropdown
-    multiselect = dropdown
-
-    def remove(self, name: str) -> None:
-        self._defaults.pop(name, None)
-
-    def removeAll(self) -> None:
-        self._defaults.clear()
-
-
-class UnsupportedInLocalBackend(RuntimeError):
-    """A dbutils call the local backend does not offer; fails the task with this message."""
-
-
-class NotebookUtils:
-    def exit(self, value: object) -> None:
-        raise NotebookExit("" if value is None else str(value))
-
-    def run(self, path: str, timeout_seconds: int = 0, arguments: object = None) -> str:
-        raise UnsupportedInLocalBackend(
-            "dbutils.notebook.run is not supported by the local backend"
-        )
-
-
-class TaskValues:
-    """Values set here are stored with the task run; upstream tasks' values come in the spec."""
-
-    def __init__(self, upstream: dict[str, dict[str, Any]], task_keys: list[str]) -> None:
-        self._upstream = upstream
-        self._task_keys = set(task_keys)
-        self.values: dict[str, Any] = {}
-
-    def set(self, key: str, value: Any) -> None:
-        json.dumps(value)  # must be JSON-serialisable, as on Databricks
-        self.values[key] = value
-
-    def get(self, taskKey: str, key: str, default: Any = None, debugValue: Any = None) -> Any:
-        if taskKey not in self._task_keys:
-            raise ValueError(f"Task {taskKey} is not a task of this job run")
-        values = self._upstream.get(taskKey, {})
-        if key in values:
-            return values[key]
-        if default is not None:
-            return default
-        raise ValueError(f"Task value {key!r} of task {taskKey} was not set")
-
-
-class JobsUtils:
-    def __init__(self, task_values: TaskValues) -> None:
-        self.taskValues = task_values
-
-
-class DBUtils:
-    def __init__(self, spec: dict[str, Any]) -> None:
-        self.widgets = Widgets(spec.get("widgets", {}))
-        self.notebook = NotebookUtils()
-        self.jobs = JobsUtils(TaskValues(spec.get("task_values", {}), spec.get("task_keys", [])))
 
 
 def _display(*values: object) -> None:
@@ -136,6 +45,7 @@ def _run_notebook(spec: dict[str, Any], dbutils: DBUtils) -> None:
         "__name__": "__main__",
         "__builtins__": builtins,
         "dbutils": dbutils,
+        "spark": LocalSpark(),
         "display": _display,
         "displayHTML": _display,
     }
@@ -154,7 +64,101 @@ def _run_python_file(spec: dict[str, Any], dbutils: DBUtils) -> None:
     path = spec["python_file"]
     sys.argv = [path, *spec.get("argv", [])]
     sys.path.insert(0, os.path.dirname(path))
-    runpy.run_path(path, init_globals={"dbutils": dbutils}, run_name="__main__")
+    runpy.run_path(
+        path, init_globals={"dbutils": dbutils, "spark": LocalSpark()}, run_name="__main__"
+    )
+
+
+def _run_wheel(spec: dict[str, Any]) -> None:
+    """python_wheel_task: the package's entry point of that name, else package.entry_point()."""
+    sys.path[:0] = spec.get("library_paths", [])
+    package, name = spec["package_name"], spec["entry_point"]
+    sys.argv = [package, *spec.get("argv", [])]
+    function = None
+    try:
+        distribution = metadata.distribution(package)
+        found = [ep for ep in distribution.entry_points if ep.name == name]
+        function = found[0].load() if found else None
+    except metadata.PackageNotFoundError:
+        pass
+    if function is None:
+        module = importlib.import_module(package.replace("-", "_"))
+        function = getattr(module, name, None)
+        if function is None:
+            raise RuntimeError(f"No entry point {name!r} in package {package!r}")
+    returned = function()
+    if isinstance(returned, int) and not isinstance(returned, bool) and returned != 0:
+        raise SystemExit(returned)
+
+
+_SQL_ROWS = 1000  # rows of the last statement kept in sql_output
+
+
+def _run_sql(spec: dict[str, Any]) -> dict[str, Any]:
+    """sql_task on DuckDB: parameters as ``:name`` (bound) or ``{{name}}`` (text)."""
+    import duckdb
+
+    params = spec.get("sql_parameters", {})
+    text = re.sub(
+        r"\{\{\s*(\w+)\s*\}\}", lambda m: params.get(m.group(1), m.group(0)), spec["sql_text"]
+    )
+    used: dict[str, str] = {}
+
+    def bind(match: re.Match[str]) -> str:
+        used[match.group(1)] = params[match.group(1)]
+        return "$" + match.group(1)
+
+    names = "|".join(re.escape(name) for name in params)
+    if names:
+        text = re.sub(rf"(?<![:\w]):({names})\b", bind, text)
+    deadline = time.monotonic() + 30
+    while True:  # one writer process at a time: wait for another task's connection
+        try:
+            connection = duckdb.connect(spec["sql_database"])
+            break
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    try:
+        cursor = connection.execute(text, used or None)
+        columns = [column[0] for column in cursor.description or []]
+        rows = cursor.fetchmany(_SQL_ROWS + 1) if columns else []
+    finally:
+        connection.close()
+    print(f"SQL ok: {len(rows[:_SQL_ROWS])} row(s) from the last statement")
+    return {
+        "query_output": {
+            "query_text": spec["sql_text"],
+            "warehouse_id": spec.get("warehouse_id", ""),
+            "output_link": "",
+            "sql_statements": [{"lookup_key": "local-statement-0"}],
+            # A local extension: a workspace links to the result instead of carrying it.
+            "result": {
+                "columns": columns,
+                "rows": [[_jsonable(value) for value in row] for row in rows[:_SQL_ROWS]],
+                "truncated": len(rows) > _SQL_ROWS,
+            },
+        }
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    # DECIMAL, dates ... as text, as the Databricks statement API renders every value.
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def _run_commands(spec: dict[str, Any]) -> None:
+    for argv in spec["commands"]:
+        print("$", " ".join(argv), flush=True)
+        try:
+            completed = subprocess.run(argv, cwd=spec.get("command_cwd") or None, check=False)
+        except FileNotFoundError:
+            raise RuntimeError(f"command not found: {argv[0]}") from None
+        if completed.returncode != 0:
+            raise RuntimeError(
+                f"{os.path.basename(argv[0])} exited with code {completed.returncode}"
+            )
 
 
 def _summary(exc: BaseException) -> str:
@@ -190,10 +194,17 @@ def main(spec_path: str) -> int:
     dbutils = DBUtils(spec)
     result: dict[str, Any] = {"status": "SUCCESS", "notebook_result": None}
     try:
-        if spec["kind"] == "notebook":
+        kind = spec["kind"]
+        if kind == "notebook":
             _run_notebook(spec, dbutils)
-        else:
+        elif kind == "python":
             _run_python_file(spec, dbutils)
+        elif kind == "wheel":
+            _run_wheel(spec)
+        elif kind == "sql":
+            result["sql_output"] = _run_sql(spec)
+        else:
+            _run_commands(spec)
     except NotebookExit as exit_:
         result["notebook_result"], result["notebook_result_truncated"] = _truncate(exit_.value)
     except SystemExit as exit_:

@@ -1,18 +1,22 @@
-"""``/api/2.x/jobs/runs/...``: submit, get, list, cancel, cancel-all and get-output."""
+"""``/api/2.x/jobs/runs/...``: submit, get, list, cancel, cancel-all, get-output, repair,
+delete and export."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ._errors import invalid_parameter
+from ._errors import invalid_parameter, invalid_state
 from ._http import BackendDep, JsonBody
+from ._notebook_source import TaskSetupError, resolve_notebook
 from ._paging import decode_page_token
 from ._payload import JsonObject, get_bool, get_int
 from ._records import RunRecord, TaskRunRecord
 from ._render import render_output, render_run, render_task_run_metadata
+from ._repairs import repair_parameters, tasks_to_rerun
 from ._run_requests import submit_run
 from ._states import LifeCycleState, RunType
 from ._store import RunFilter
+from ._task_settings import TaskKind
 
 router = APIRouter()
 
@@ -131,3 +135,55 @@ def _cancel_all_selects(run: RunRecord, job_id: int | None, all_queued: bool) ->
     if job_id is not None and run.job_id != job_id:
         return False
     return not all_queued or run.life_cycle_state is LifeCycleState.QUEUED
+
+
+@router.post("/repair")
+def repair_run(backend: BackendDep, payload: JsonBody) -> JsonObject:
+    if payload.get("run_id") is None:
+        raise invalid_parameter("run_id is required")
+    with backend.store.lock:
+        run = backend.store.get_run(get_int(payload, "run_id", "", default=0))
+        keys = tasks_to_rerun(run, payload)
+        repair_parameters(run, payload)
+        return {"repair_id": backend.scheduler.repair(run, keys)}
+
+
+@router.post("/delete")
+def delete_run(backend: BackendDep, payload: JsonBody) -> JsonObject:
+    if payload.get("run_id") is None:
+        raise invalid_parameter("run_id is required")
+    with backend.store.lock:
+        run = backend.store.get_run(get_int(payload, "run_id", "", default=0))
+        if not run.is_terminal:
+            raise invalid_state(
+                f"Run {run.run_id} is active ({run.life_cycle_state.value}); cancel it before "
+                "deleting it"
+            )
+        backend.store.remove_run(run)
+    return {}
+
+
+@router.get("/export")
+def export_run(backend: BackendDep, run_id: int, views_to_export: str = "CODE") -> JsonObject:
+    """The code of a notebook task run (``CODE``); this backend has no dashboards."""
+    if views_to_export not in ("CODE", "DASHBOARDS", "ALL"):
+        raise invalid_parameter("views_to_export must be CODE, DASHBOARDS or ALL")
+    with backend.store.lock:
+        found = backend.store.find_run(run_id)
+        if isinstance(found, RunRecord):
+            if len(found.latest_attempts) != 1:
+                raise invalid_parameter(
+                    "Exporting runs with multiple tasks is not supported; export a task run"
+                )
+            found = next(iter(found.latest_attempts.values()))
+        task = found.task
+    if views_to_export == "DASHBOARDS":
+        return {"views": []}
+    if task.kind is not TaskKind.NOTEBOOK:
+        raise invalid_parameter(f"Run {run_id} is not a notebook task run; only notebooks export")
+    try:
+        path = resolve_notebook(backend.config.workspace_dir, task.notebook_path)
+        content = path.read_text(encoding="utf-8")
+    except (TaskSetupError, OSError) as exc:
+        raise invalid_parameter(f"the notebook of run {run_id} cannot be read: {exc}") from None
+    return {"views": [{"content": content, "name": task.notebook_path, "type": "NOTEBOOK"}]}

@@ -1,52 +1,53 @@
-"""Runs a run's task graph on background threads, one local process per task attempt.
+"""Runs a run's task graph: one local process per process task attempt; control tasks
+(condition, for-each, run-job) decided here.
 
 Lifecycle of a run: QUEUED (only while its job is at ``max_concurrent_runs`` and
 queueing is on) -> PENDING -> RUNNING -> (TERMINATING while a cancel or timeout stops
 its processes) -> TERMINATED; or SKIPPED at once when the job is at its limit and does
-not queue. Each task: BLOCKED (waiting on upstream tasks) -> PENDING (waiting for one of
-``max_parallel_tasks`` worker threads) -> RUNNING -> TERMINATED, with a new attempt
-(new task run id, attempt_number + 1) in WAITING_FOR_RETRY between failed attempts.
+not queue. A repair takes a terminated run back to RUNNING with new attempts of the
+tasks it reruns. Each task: BLOCKED (waiting on upstream tasks) -> PENDING (waiting for
+a worker thread) -> RUNNING -> TERMINATED, with a new attempt (new task run id,
+attempt_number + 1) in WAITING_FOR_RETRY between failed attempts.
 
-Threads: request handlers call ``start`` and ``cancel``; a bounded pool runs attempts
-(a worker waits on its process, so at most ``max_parallel_tasks`` processes run at
-once); one timer thread fires retry intervals and run timeouts. Every state change
-happens under the store lock; no thread holds it while starting or waiting on a
-process. Nothing here blocks a request handler.
+Threads: request handlers call ``start``, ``cancel`` and ``repair``; worker threads run
+process attempts (``_process_attempts``); one timer thread fires retry intervals and
+run timeouts. Every state change happens under the store lock, and every changed run is
+``touch``-ed so the store writes it when the lock is released; no thread holds the
+lock while starting or waiting on a process. Nothing here blocks a request handler.
 """
 
 from __future__ import annotations
 
 import logging
-import subprocess
-import time
-from concurrent.futures import ThreadPoolExecutor
 
 from . import _terminations as ends
 from ._config import LocalBackendConfig
+from ._control_tasks import ControlTasks
 from ._dag import BlockedTaskDecision, decide_blocked_task, decide_run_termination
 from ._delayed_calls import DelayedCalls
-from ._job_settings import TaskKind
-from ._notebook_source import TaskSetupError
-from ._records import RunRecord, TaskOutput, TaskRunRecord
-from ._states import LifeCycleState, ResultState, Termination, TerminationCode
+from ._process_attempts import ProcessAttempts
+from ._records import RepairRecord, RunRecord, TaskOutput, TaskRunRecord
+from ._states import (
+    LifeCycleState,
+    ResultState,
+    Termination,
+    TerminationCode,
+)
 from ._store import RunStore
-from ._task_inputs import build_invocation, snapshot_inputs
-from ._task_process import collect_outcome, kill_process_group, start_task_process
+from ._task_process import kill_process_group
+from ._task_settings import TaskKind, TaskSpec
+from ._time import now_ms
 
 logger = logging.getLogger(__name__)
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-class RunScheduler:
+class RunScheduler(ControlTasks):
     def __init__(self, *, config: LocalBackendConfig, store: RunStore) -> None:
         self._config = config
         self._store = store
         self._lock = store.lock
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, config.max_parallel_tasks), thread_name_prefix="local-task"
+        self._processes = ProcessAttempts(
+            config=config, lock=store.lock, on_end=self._end_attempt, touch=store.touch
         )
         self._timers = DelayedCalls()
         self._run_timeouts: dict[int, int] = {}  # run id -> timer handle
@@ -57,6 +58,7 @@ class RunScheduler:
     def start(self, run: RunRecord) -> None:
         """Start (or queue, or skip) a run that was just added to the store."""
         with self._lock:
+            self._store.touch(run)
             job = run.job
             if job is not None:
                 limit = job.spec.max_concurrent_runs
@@ -69,7 +71,9 @@ class RunScheduler:
                         )
                         self._store.enqueue(run)
                     else:
-                        self._skip(run, ends.concurrency_limit_reached(limit))
+                        self._close_run(
+                            run, LifeCycleState.SKIPPED, ends.concurrency_limit_reached(limit)
+                        )
                     return
             self._begin(run)
 
@@ -78,34 +82,60 @@ class RunScheduler:
         with self._lock:
             self._stop(run, ends.user_cancelled())
 
+    def repair(self, run: RunRecord, rerun_keys: list[str]) -> int:
+        """Rerun ``rerun_keys`` (in settings order) of a terminated run; returns the repair id."""
+        with self._lock:
+            now = now_ms()
+            if not run.repair_history:
+                original = RepairRecord(
+                    repair_id=None,
+                    start_time=run.start_time,
+                    end_time=run.end_time,
+                    task_run_ids=[a.run_id for a in run.latest_attempts.values()],
+                    life_cycle_state=run.life_cycle_state,
+                    termination=run.termination,
+                )
+                run.repair_history.append(original)
+            repair = RepairRecord(
+                repair_id=self._store.new_run_id(), start_time=now, task_run_ids=[]
+            )
+            for key in rerun_keys:
+                previous = run.latest_attempts[key]
+                attempt = self._new_attempt(run, previous.task, previous.attempt_number + 1)
+                attempt.repair_id = repair.repair_id
+                repair.task_run_ids.append(attempt.run_id)
+            run.repair_history.append(repair)
+            run.termination = None
+            run.stop_reason = None
+            run.state_message = ""
+            run.end_time = 0
+            run.life_cycle_state = LifeCycleState.RUNNING
+            self._store.mark_unfinished(run)
+            self._store.touch(run)
+            self._advance(run)
+            assert repair.repair_id is not None
+            return repair.repair_id
+
     def close(self) -> None:
         """Kill every task process and stop the threads (the backend is shutting down)."""
         with self._lock:
             self._closed = True
+            self._processes.closed = True
             for run in self._store.unfinished_runs():
-                for attempt in run.latest_attempts.values():
+                for attempt in self._running_attempts(run):
                     if attempt.process is not None:
                         kill_process_group(attempt.process)
         self._timers.close()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._processes.close()
 
     # -- run transitions (store lock held) ---------------------------------------------
 
     def _begin(self, run: RunRecord) -> None:
         run.life_cycle_state = LifeCycleState.PENDING
         run.queue_reason = None
+        run.start_time = now_ms()
         for task in run.tasks_spec:
-            attempt = TaskRunRecord(
-                run_id=self._store.new_run_id(),
-                parent_run_id=run.run_id,
-                task=task,
-                attempt_number=0,
-                original_attempt_run_id=0,
-                life_cycle_state=LifeCycleState.BLOCKED,
-                created_time=now_ms(),
-            )
-            attempt.original_attempt_run_id = attempt.run_id
-            self._add_attempt(run, attempt)
+            self._new_attempt(run, task, 0)
         if run.timeout_seconds > 0:
             run_id, timeout = run.run_id, run.timeout_seconds
             self._run_timeouts[run.run_id] = self._timers.call_later(
@@ -113,26 +143,67 @@ class RunScheduler:
             )
         self._advance(run)
 
+    def _new_attempt(
+        self,
+        run: RunRecord,
+        task: TaskSpec,
+        attempt_number: int,
+        *,
+        state: LifeCycleState = LifeCycleState.BLOCKED,
+        original_attempt_run_id: int = 0,
+        for_each_parent: TaskRunRecord | None = None,
+        iteration_index: int | None = None,
+    ) -> TaskRunRecord:
+        attempt = TaskRunRecord(
+            run_id=self._store.new_run_id(),
+            parent_run_id=run.run_id,
+            task=task,
+            attempt_number=attempt_number,
+            original_attempt_run_id=original_attempt_run_id,
+            life_cycle_state=state,
+            created_time=now_ms(),
+            for_each_parent=for_each_parent,
+            iteration_index=iteration_index,
+        )
+        attempt.original_attempt_run_id = original_attempt_run_id or attempt.run_id
+        if for_each_parent is not None:
+            for_each_parent.iterations.append(attempt)
+        else:
+            run.latest_attempts[task.task_key] = attempt
+            run.attempts.append(attempt)
+        self._store.add_task_run(attempt)
+        self._store.touch(run)
+        return attempt
+
     def _advance(self, run: RunRecord) -> None:
         """Unblock what can run, skip what cannot, and end the run when every task has."""
         if run.is_terminal:
             return
+        self._store.touch(run)
         changed = not run.is_stopping
         while changed:
             changed = False
-            for attempt in run.latest_attempts.values():
+            for attempt in list(run.latest_attempts.values()):
                 if attempt.life_cycle_state is LifeCycleState.BLOCKED:
                     changed |= self._try_unblock(run, attempt)
+            if run.is_terminal:  # a child run ended at once and finished this run
+                return
         if all(attempt.is_terminal for attempt in run.latest_attempts.values()):
             self._finish(run)
 
     def _try_unblock(self, run: RunRecord, attempt: TaskRunRecord) -> bool:
         """Returns True when the attempt ended right away (which may unblock others)."""
-        upstream = [run.latest_attempts[key] for key in attempt.task.depends_on]
+        task = attempt.task
+        upstream = [run.latest_attempts[key] for key in task.depends_on]
         if not all(item.termination is not None for item in upstream):
             return False
-        results = [item.termination.result_state for item in upstream if item.termination]
-        decision = decide_blocked_task(attempt.task.run_if, results)
+        results: list[ResultState] = []
+        for item in upstream:
+            assert item.termination is not None
+            wanted = task.dependency_outcomes.get(item.task_key)
+            not_taken = wanted is not None and item.condition_outcome != wanted
+            results.append(ResultState.EXCLUDED if not_taken else item.termination.result_state)
+        decision = decide_blocked_task(task.run_if, results)
         if decision is BlockedTaskDecision.UPSTREAM_FAILED:
             return self._end(attempt, ends.upstream_failed())
         if decision is BlockedTaskDecision.UPSTREAM_CANCELED:
@@ -142,22 +213,27 @@ class RunScheduler:
         return self._make_ready(run, attempt)
 
     def _make_ready(self, run: RunRecord, attempt: TaskRunRecord) -> bool:
+        """Start an attempt; True when it ended at once (disabled, condition ...)."""
         task = attempt.task
         if task.disabled:
             return self._end(attempt, ends.disabled())
         if task.kind is TaskKind.UNSUPPORTED:
             message = (
                 f"The local Databricks backend cannot run {task.type_field} tasks "
-                f"(task {task.task_key}); it runs notebook_task and spark_python_task only."
+                f"(task {task.task_key})."
             )
             return self._end(
                 attempt,
                 ends.failed(message, TerminationCode.INVALID_RUN_CONFIGURATION),
                 TaskOutput(error=message),
             )
-        attempt.life_cycle_state = LifeCycleState.PENDING
-        if not self._closed:
-            self._pool.submit(self._execute_attempt, run, attempt)
+        if task.kind is TaskKind.CONDITION:
+            return self._evaluate_condition(run, attempt)
+        if task.kind is TaskKind.RUN_JOB:
+            return self._start_child_run(run, attempt)
+        if task.kind is TaskKind.FOR_EACH:
+            return self._start_iterations(run, attempt)
+        self._processes.submit(run, attempt)
         return False
 
     def _finish(self, run: RunRecord) -> None:
@@ -167,25 +243,29 @@ class RunScheduler:
         termination = run.stop_reason or decide_run_termination(run.tasks_spec, results, messages)
         self._close_run(run, LifeCycleState.TERMINATED, termination)
 
-    def _skip(self, run: RunRecord, termination: Termination) -> None:
-        self._close_run(run, LifeCycleState.SKIPPED, termination)
-
     def _close_run(self, run: RunRecord, state: LifeCycleState, termination: Termination) -> None:
         run.life_cycle_state = state
         run.termination = termination
         run.state_message = termination.message
         run.queue_reason = None
         run.end_time = now_ms()
+        if run.repair_history:
+            latest = run.repair_history[-1]
+            latest.end_time, latest.life_cycle_state = run.end_time, state
+            latest.termination = termination
         handle = self._run_timeouts.pop(run.run_id, None)
         if handle is not None:
             self._timers.cancel(handle)
         self._store.mark_finished(run)
+        self._store.touch(run)
         logger.info(
             "local run %s ended %s",
             run.run_id,
             termination.result_state.value,
             extra={"databricks_run_id": run.run_id},
         )
+        if run.parent_task_run_id is not None:
+            self._child_run_ended(run)
         if run.job is not None and not self._closed:
             self._start_queued_runs(run.job.job_id, run.job.spec.max_concurrent_runs)
 
@@ -200,39 +280,53 @@ class RunScheduler:
         if run.is_terminal or run.is_stopping:
             return
         run.stop_reason = reason
+        self._store.touch(run)
         if run.life_cycle_state is LifeCycleState.QUEUED:
             self._close_run(run, LifeCycleState.TERMINATED, reason)
             return
         run.life_cycle_state = LifeCycleState.TERMINATING
-        for attempt in run.latest_attempts.values():
-            if attempt.is_terminal:
-                continue
-            if attempt.life_cycle_state is LifeCycleState.RUNNING:
-                # The worker thread ends the attempt once its process is gone.
-                attempt.stop_reason = reason
-                if attempt.process is not None:
-                    kill_process_group(attempt.process)
-            elif attempt.life_cycle_state is LifeCycleState.BLOCKED:
+        for attempt in list(run.latest_attempts.values()):
+            if attempt.life_cycle_state is LifeCycleState.BLOCKED:
                 self._end(attempt, ends.upstream_cancelled())
-            else:  # PENDING or WAITING_FOR_RETRY
-                self._end(attempt, ends.cancelled_by_run_end(reason))
+            else:
+                self._stop_attempt(run, attempt, reason)
         self._advance(run)
+
+    def _stop_attempt(self, run: RunRecord, attempt: TaskRunRecord, reason: Termination) -> None:
+        if attempt.is_terminal:
+            return
+        if attempt.life_cycle_state is not LifeCycleState.RUNNING:  # PENDING, WAITING_FOR_RETRY
+            self._end(attempt, ends.cancelled_by_run_end(reason))
+            return
+        attempt.stop_reason = reason
+        if attempt.process is not None:
+            # The worker thread ends the attempt once its process is gone.
+            kill_process_group(attempt.process)
+        elif attempt.child_run_id is not None:
+            self._stop(self._store.get_run(attempt.child_run_id), reason)
+        elif attempt.task.kind is TaskKind.FOR_EACH:
+            for iteration in attempt.latest_iterations().values():
+                self._stop_attempt(run, iteration, reason)
+            self._advance_iterations(run, attempt)
 
     def _on_run_timeout(self, run_id: int, timeout_seconds: int) -> None:
         with self._lock:
             self._run_timeouts.pop(run_id, None)
             self._stop(self._store.get_run(run_id), ends.run_timed_out(timeout_seconds))
 
-    # -- task attempts -----------------------------------------------------------------
+    def _running_attempts(self, run: RunRecord) -> list[TaskRunRecord]:
+        found = []
+        for attempt in run.latest_attempts.values():
+            found.append(attempt)
+            found.extend(attempt.latest_iterations().values())
+        return [attempt for attempt in found if not attempt.is_terminal]
 
-    def _add_attempt(self, run: RunRecord, attempt: TaskRunRecord) -> None:
-        run.latest_attempts[attempt.task_key] = attempt
-        run.attempts.append(attempt)
-        self._store.add_task_run(attempt)
+    # -- task attempts -----------------------------------------------------------------
 
     def _end(
         self, attempt: TaskRunRecord, termination: Termination, output: TaskOutput | None = None
     ) -> bool:
+        """End an attempt that never ran or just stopped; True (it ended) for _try_unblock."""
         attempt.life_cycle_state = LifeCycleState.TERMINATED
         attempt.termination = termination
         attempt.state_message = termination.message
@@ -242,69 +336,15 @@ class RunScheduler:
             attempt.output = output
         return True
 
-    def _execute_attempt(self, run: RunRecord, attempt: TaskRunRecord) -> None:
-        try:
-            self._execute(run, attempt)
-        except Exception as exc:  # a bug here must not leave the run hanging forever
-            logger.exception("local task run %s failed inside the backend", attempt.run_id)
-            with self._lock:
-                if not attempt.is_terminal:
-                    message = f"Internal error in the local backend: {exc!r}"
-                    self._end(attempt, ends.failed(message, TerminationCode.INTERNAL_ERROR))
-                    self._advance(run)
-
-    def _execute(self, run: RunRecord, attempt: TaskRunRecord) -> None:
-        with self._lock:
-            if attempt.is_terminal or run.is_stopping or self._closed:
-                return
-            attempt.life_cycle_state = LifeCycleState.RUNNING
-            attempt.start_time = now_ms()
-            if run.life_cycle_state is LifeCycleState.PENDING:
-                run.life_cycle_state = LifeCycleState.RUNNING
-            inputs = snapshot_inputs(run, attempt, self._config.workspace_id)
-            scratch_dir = self._config.runs_dir / str(run.run_id) / str(attempt.run_id)
-            attempt.scratch_dir = scratch_dir
-        try:
-            invocation = build_invocation(attempt.task, inputs, self._config)
-            process = start_task_process(
-                invocation, scratch_dir=scratch_dir, dbfs_root=self._config.dbfs_root
-            )
-        except TaskSetupError as exc:
-            with self._lock:
-                termination = attempt.stop_reason or ends.failed(exc.message, exc.code)
-                self._end_attempt(run, attempt, termination, TaskOutput(error=exc.message))
-            return
-        with self._lock:
-            attempt.process = process
-            stopped_meanwhile = attempt.stop_reason is not None
-        if stopped_meanwhile:
-            kill_process_group(process)
-        timeout = attempt.task.timeout_seconds or None
-        try:
-            returncode = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with self._lock:
-                if attempt.stop_reason is None:
-                    attempt.stop_reason = ends.task_timed_out(attempt.task.timeout_seconds)
-            kill_process_group(process)
-            returncode = process.wait()
-        kill_process_group(process)  # whatever the task left running in its group
-        outcome = collect_outcome(scratch_dir, returncode)
-        with self._lock:
-            if attempt.stop_reason is not None:
-                termination = attempt.stop_reason
-            elif outcome.succeeded:
-                termination = ends.succeeded()
-            else:
-                termination = ends.failed(outcome.message)
-            self._end_attempt(run, attempt, termination, outcome.output)
-
     def _end_attempt(
         self, run: RunRecord, attempt: TaskRunRecord, termination: Termination, output: TaskOutput
     ) -> None:
+        """An attempt that was running has ended (a process, a child run, iterations)."""
         self._end(attempt, termination, output)
         if self._should_retry(run, attempt, termination):
             self._schedule_retry(run, attempt)
+        if attempt.for_each_parent is not None:
+            self._advance_iterations(run, attempt.for_each_parent)
         self._advance(run)
 
     def _should_retry(
@@ -312,6 +352,8 @@ class RunScheduler:
     ) -> bool:
         if run.is_stopping or self._closed:
             return False
+        if termination.code is TerminationCode.INVALID_RUN_CONFIGURATION:
+            return False  # it can never run here: a retry would fail the same way
         task = attempt.task
         retryable = termination.result_state is ResultState.FAILED or (
             termination.result_state is ResultState.TIMEDOUT and task.retry_on_timeout
@@ -319,16 +361,16 @@ class RunScheduler:
         return retryable and (task.max_retries == -1 or attempt.attempt_number < task.max_retries)
 
     def _schedule_retry(self, run: RunRecord, failed: TaskRunRecord) -> None:
-        retry = TaskRunRecord(
-            run_id=self._store.new_run_id(),
-            parent_run_id=run.run_id,
-            task=failed.task,
-            attempt_number=failed.attempt_number + 1,
+        retry = self._new_attempt(
+            run,
+            failed.task,
+            failed.attempt_number + 1,
+            state=LifeCycleState.WAITING_FOR_RETRY,
             original_attempt_run_id=failed.original_attempt_run_id,
-            life_cycle_state=LifeCycleState.WAITING_FOR_RETRY,
-            created_time=now_ms(),
+            for_each_parent=failed.for_each_parent,
+            iteration_index=failed.iteration_index,
         )
-        self._add_attempt(run, retry)
+        retry.repair_id = failed.repair_id
         # min_retry_interval_millis counts from the start of the failed attempt.
         due_ms = failed.start_time + failed.task.min_retry_interval_millis
         delay = max(0.0, (due_ms - now_ms()) / 1000)
@@ -336,5 +378,9 @@ class RunScheduler:
 
     def _retry_due(self, run: RunRecord, retry: TaskRunRecord) -> None:
         with self._lock:
-            if retry.life_cycle_state is LifeCycleState.WAITING_FOR_RETRY and not run.is_stopping:
-                self._make_ready(run, retry)
+            waiting = retry.life_cycle_state is LifeCycleState.WAITING_FOR_RETRY
+            if waiting and not run.is_stopping and self._make_ready(run, retry):
+                if retry.for_each_parent is not None:
+                    self._advance_iterations(run, retry.for_each_parent)
+                self._advance(run)
+            self._store.touch(run)

@@ -102,6 +102,7 @@ class TriggerType(StrEnum):
     ONE_TIME = "ONE_TIME"
     PERIODIC = "PERIODIC"
     RETRY = "RETRY"
+    RUN_JOB_TASK = "RUN_JOB_TASK"
 
 
 class RunIf(StrEnum):

@@ -1,8 +1,13 @@
-"""The local backend's state: jobs, runs, task runs and idempotency tokens, in memory.
+"""The local backend's state: jobs, runs, task runs and idempotency tokens.
 
-Nothing survives a restart of the backend. Ids are seeded from the clock so that a
-restarted backend never hands out a run id an earlier process already used (a client
-that kept an old run id gets "does not exist", not somebody else's run).
+Records live in memory and are written through to the backend's SQLite file
+(``_persistence``): whoever changes a run ``touch``-es it, and when the outermost hold of
+the store lock is released, everything touched is written in one transaction, still
+under the lock (so the file never lags a response: run-now answers after its run, and
+its token, are on disk). On start the file is read back; runs that were active when the
+previous process died are ended INTERNAL_ERROR with a message, since their processes
+died with it. Ids are seeded from the clock and from the ids already on file, so a
+restarted backend never hands out an id an earlier process used.
 
 Thread safety: one re-entrant lock, ``RunStore.lock``, guards the store *and every
 record in it*. Request handlers, the scheduler's worker threads and its timer thread
@@ -12,7 +17,7 @@ all take it for each read or write, and never hold it while waiting on a process
 from __future__ import annotations
 
 import bisect
-import threading
+import json
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -20,9 +25,14 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ._errors import job_does_not_exist, run_does_not_exist
+from ._job_settings import parse_job_settings
 from ._paging import decode_page_token, encode_page_token
+from ._persistence import StateDatabase
 from ._records import JobRecord, RunRecord, TaskRunRecord
+from ._snapshots import attempt_doc, attempt_from, job_doc, job_from, run_doc, run_from
 from ._states import ACTIVE_LIFE_CYCLE_STATES, LifeCycleState, RunType
+from ._store_lock import StoreLock
+from ._terminations import end_interrupted
 
 
 @dataclass(frozen=True)
@@ -58,8 +68,9 @@ class Page(Generic[T]):
 
 
 class RunStore:
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
+    def __init__(self, database: StateDatabase | None = None) -> None:
+        self.lock = StoreLock(self._flush)
+        self._database = database
         seed = int(time.time() * 1000)
         self._next_job_id = seed
         self._next_run_id = seed * 1000
@@ -71,6 +82,92 @@ class RunStore:
         self._unfinished_run_ids: set[int] = set()
         self._queued_by_job: dict[int, deque[int]] = {}
         self._run_id_by_token: dict[str, int] = {}
+        # Written at the next outermost lock release; see the module docstring.
+        self._dirty_runs: set[int] = set()
+        self._dirty_jobs: set[int] = set()
+        self._deleted_jobs: set[int] = set()
+        self._deleted_runs: set[int] = set()
+        self._new_tokens: dict[str, int] = {}
+        self._written_attempts: dict[int, str] = {}  # task run id -> its last written JSON
+        if database is not None:
+            with self.lock:
+                self._load(database)
+
+    # -- persistence -------------------------------------------------------------------
+
+    def touch(self, run: RunRecord) -> None:
+        """The run or one of its task runs changed: write it at the end of this lock hold."""
+        self._dirty_runs.add(run.run_id)
+
+    def touch_job(self, job: JobRecord) -> None:
+        self._dirty_jobs.add(job.job_id)
+
+    def _flush(self) -> None:
+        if self._database is None or not (
+            self._dirty_runs
+            or self._dirty_jobs
+            or self._deleted_jobs
+            or self._deleted_runs
+            or self._new_tokens
+        ):
+            return
+        runs = [self._runs[run_id] for run_id in sorted(self._dirty_runs) if run_id in self._runs]
+        attempts = []
+        for run in runs:
+            for attempt in _all_attempts(run):
+                doc = attempt_doc(attempt)
+                text = json.dumps(doc, sort_keys=True)
+                if self._written_attempts.get(attempt.run_id) != text:
+                    attempts.append(doc)
+                    self._written_attempts[attempt.run_id] = text
+        self._database.write(
+            jobs_to_save=[job_doc(self._jobs[i]) for i in self._dirty_jobs if i in self._jobs],
+            jobs_to_delete=list(self._deleted_jobs),
+            runs_to_save=[run_doc(run) for run in runs],
+            task_runs_to_save=attempts,
+            runs_to_delete=list(self._deleted_runs),
+            tokens_to_save=list(self._new_tokens.items()),
+        )
+        self._dirty_runs.clear()
+        self._dirty_jobs.clear()
+        self._deleted_jobs.clear()
+        self._deleted_runs.clear()
+        self._new_tokens.clear()
+
+    def _load(self, database: StateDatabase) -> None:
+        state = database.load()
+        for doc in state.jobs:
+            job = job_from(doc, parse_job_settings(doc["settings"], checked=False))
+            self._jobs[job.job_id] = job
+        for doc in state.runs:
+            run = run_from(doc, self._jobs)
+            self._runs[run.run_id] = run
+            self._run_ids.append(run.run_id)
+            if run.job_id is not None:
+                self._run_ids_by_job.setdefault(run.job_id, []).append(run.run_id)
+        for doc in state.task_runs:
+            owner = self._runs.get(doc["parent_run_id"])
+            if owner is None:
+                continue
+            parent = self._task_runs.get(doc["for_each_parent_id"] or 0)
+            if parent is not None:
+                assert parent.task.for_each_task is not None
+                attempt = attempt_from(doc, parent.task.for_each_task, parent)
+                parent.iterations.append(attempt)
+            else:
+                task = next(t for t in owner.tasks_spec if t.task_key == doc["task_key"])
+                attempt = attempt_from(doc, task, None)
+                owner.latest_attempts[attempt.task_key] = attempt
+                owner.attempts.append(attempt)
+            self._task_runs[attempt.run_id] = attempt
+        self._run_id_by_token = dict(state.tokens)
+        known = [*self._jobs, *self._runs, *self._task_runs, *state.tokens.values(), 0]
+        self._next_job_id = max(self._next_job_id, max(self._jobs, default=0))
+        self._next_run_id = max(self._next_run_id, max(known))
+        for run in self._runs.values():
+            if not run.is_terminal:
+                end_interrupted(run, _all_attempts(run))
+                self.touch(run)
 
     # -- ids ---------------------------------------------------------------------------
 
@@ -89,6 +186,11 @@ class RunStore:
     def add_job(self, job: JobRecord) -> None:
         with self.lock:
             self._jobs[job.job_id] = job
+            self.touch_job(job)
+
+    def find_job(self, job_id: int) -> JobRecord | None:
+        with self.lock:
+            return self._jobs.get(job_id)
 
     def get_job(self, job_id: int) -> JobRecord:
         with self.lock:
@@ -101,6 +203,8 @@ class RunStore:
         with self.lock:
             job = self.get_job(job_id)
             del self._jobs[job_id]
+            self._dirty_jobs.discard(job_id)
+            self._deleted_jobs.add(job_id)
             return job
 
     def list_jobs(self, *, limit: int, page_token: str | None, name: str | None) -> Page[JobRecord]:
@@ -126,6 +230,26 @@ class RunStore:
             self._unfinished_run_ids.add(run.run_id)
             if run.idempotency_token is not None:
                 self._run_id_by_token[run.idempotency_token] = run.run_id
+                self._new_tokens[run.idempotency_token] = run.run_id
+            self.touch(run)
+
+    def remove_run(self, run: RunRecord) -> None:
+        """runs/delete: the run and its task runs go; its idempotency token stays taken."""
+        with self.lock:
+            del self._runs[run.run_id]
+            self._run_ids.remove(run.run_id)
+            if run.job_id is not None:
+                self._run_ids_by_job[run.job_id].remove(run.run_id)
+            for attempt in _all_attempts(run):
+                self._task_runs.pop(attempt.run_id, None)
+                self._written_attempts.pop(attempt.run_id, None)
+            self._dirty_runs.discard(run.run_id)
+            self._deleted_runs.add(run.run_id)
+
+    def token_was_used(self, token: str) -> bool:
+        """True when a run was made with the token, even if that run is gone now."""
+        with self.lock:
+            return token in self._run_id_by_token
 
     def add_task_run(self, attempt: TaskRunRecord) -> None:
         with self.lock:
@@ -152,9 +276,18 @@ class RunStore:
                 raise run_does_not_exist(run_id)
             return found
 
+    def find_task_run(self, run_id: int) -> TaskRunRecord | None:
+        with self.lock:
+            return self._task_runs.get(run_id)
+
     def mark_finished(self, run: RunRecord) -> None:
         with self.lock:
             self._unfinished_run_ids.discard(run.run_id)
+
+    def mark_unfinished(self, run: RunRecord) -> None:
+        """A repaired run is active again."""
+        with self.lock:
+            self._unfinished_run_ids.add(run.run_id)
 
     def unfinished_runs(self) -> list[RunRecord]:
         with self.lock:
@@ -217,3 +350,9 @@ class RunStore:
         )
         end = len(source) if before is None else bisect.bisect_left(source, before)
         return (source[index] for index in range(end - 1, -1, -1))
+
+
+def _all_attempts(run: RunRecord) -> Iterator[TaskRunRecord]:
+    for attempt in run.attempts:
+        yield attempt
+        yield from attempt.iterations

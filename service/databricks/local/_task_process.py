@@ -14,10 +14,11 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._config import LocalBackendConfig
 from ._notebook_source import CodeCell
 from ._records import TaskOutput
 
@@ -33,8 +34,8 @@ DBFS_ROOT_ENV = "LOCKGATE_DBFS_ROOT"
 class TaskInvocation:
     """Everything the runner needs; written to the scratch dir as its spec."""
 
-    kind: str  # "notebook" or "python"
-    name: str  # notebook path or python file, for messages
+    kind: str  # "notebook", "python", "wheel", "sql" or "command"
+    name: str  # notebook path, python file ..., for messages
     cells: list[CodeCell] = field(default_factory=list)
     notebook_dir: str = ""
     python_file: str = ""
@@ -42,6 +43,16 @@ class TaskInvocation:
     widgets: dict[str, str] = field(default_factory=dict)
     task_values: dict[str, dict[str, Any]] = field(default_factory=dict)
     task_keys: list[str] = field(default_factory=list)
+    workspace_dir: str = ""  # for dbutils.notebook.run
+    package_name: str = ""  # python_wheel_task
+    entry_point: str = ""
+    library_paths: list[str] = field(default_factory=list)
+    sql_text: str = ""  # sql_task
+    sql_parameters: dict[str, str] = field(default_factory=dict)
+    sql_database: str = ""
+    warehouse_id: str = ""
+    commands: list[list[str]] = field(default_factory=list)  # spark_jar, pipeline, dbt
+    command_cwd: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,25 +63,17 @@ class AttemptOutcome:
 
 
 def start_task_process(
-    invocation: TaskInvocation, *, scratch_dir: Path, dbfs_root: Path
+    invocation: TaskInvocation, *, scratch_dir: Path, config: LocalBackendConfig
 ) -> subprocess.Popen[bytes]:
     scratch_dir.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "kind": invocation.kind,
-        "name": invocation.name,
-        "cells": [
-            {"source": cell.source, "filename": cell.filename, "first_line": cell.first_line}
-            for cell in invocation.cells
-        ],
-        "notebook_dir": invocation.notebook_dir,
-        "python_file": invocation.python_file,
-        "argv": invocation.argv,
-        "widgets": invocation.widgets,
-        "task_values": invocation.task_values,
-        "task_keys": invocation.task_keys,
-        "result_path": str(scratch_dir / RESULT_FILE),
-    }
+    spec = asdict(invocation)
+    spec["cells"] = [
+        {"source": cell.source, "filename": cell.filename, "first_line": cell.first_line}
+        for cell in invocation.cells
+    ]
+    spec["result_path"] = str(scratch_dir / RESULT_FILE)
     (scratch_dir / SPEC_FILE).write_text(json.dumps(spec), encoding="utf-8")
+    dbfs_root = config.dbfs_root
     with (scratch_dir / LOG_FILE).open("wb") as log:
         return subprocess.Popen(
             [sys.executable, str(RUNNER), str(scratch_dir / SPEC_FILE)],
@@ -109,6 +112,7 @@ def collect_outcome(scratch_dir: Path, returncode: int) -> AttemptOutcome:
         logs=logs,
         logs_truncated=logs_truncated,
         task_values=dict(result.get("task_values") or {}),
+        sql_output=result.get("sql_output"),
     )
     if result.get("status") == "SUCCESS":
         return AttemptOutcome(True, output, "")

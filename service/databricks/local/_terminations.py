@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ._states import ResultState, Termination, TerminationCode, TerminationType
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ._states import LifeCycleState, ResultState, Termination, TerminationCode, TerminationType
+from ._time import now_ms
+
+if TYPE_CHECKING:  # records import this module's neighbours; avoid a cycle at import time
+    from ._records import RunRecord, TaskRunRecord
 
 
 def succeeded() -> Termination:
@@ -99,3 +106,30 @@ def concurrency_limit_reached(limit: int) -> Termination:
         TerminationType.CLIENT_ERROR,
         f"Skipping this run because the limit of {limit} maximum concurrent runs has been reached.",
     )
+
+
+def end_interrupted(run: RunRecord, attempts: Iterable[TaskRunRecord]) -> None:
+    """A run that was active when the backend stopped: its processes died with it."""
+    now = now_ms()
+    message = (
+        "The local Databricks backend stopped while this run was active; its task "
+        "processes ended with it."
+    )
+    ending = Termination(
+        ResultState.FAILED, TerminationCode.INTERNAL_ERROR, TerminationType.INTERNAL_ERROR, message
+    )
+    for attempt in attempts:
+        if attempt.termination is None:
+            attempt.life_cycle_state = LifeCycleState.INTERNAL_ERROR
+            attempt.termination = ending
+            attempt.state_message = message
+            attempt.end_time = now
+    run.life_cycle_state = LifeCycleState.INTERNAL_ERROR
+    run.termination = ending
+    run.state_message = message
+    run.queue_reason = None
+    run.end_time = now
+    if run.repair_history:
+        latest = run.repair_history[-1]
+        latest.end_time, latest.termination = now, ending
+        latest.life_cycle_state = LifeCycleState.INTERNAL_ERROR

@@ -10,8 +10,8 @@ from service.databricks.local._dag import (
     decide_blocked_task,
     decide_run_termination,
 )
-from service.databricks.local._job_settings import TaskKind, TaskSpec
 from service.databricks.local._states import ResultState, RunIf
+from service.databricks.local._task_settings import TaskKind, TaskSpec
 
 S, F, X, C, UF = (
     ResultState.SUCCESS,

@@ -26,13 +26,16 @@ def test_idempotency_token_returns_the_existing_run(
     job_id = jobs.create(notebook_task("t", notebook("ok", "print('ok')")))
     token = f"lockgate-{uuid.uuid4()}"
     first = jobs.call("POST", "run-now", json={"job_id": job_id, "idempotency_token": token})
-    # Same token, other fields: still the same run (Databricks checks nothing else).
-    again = jobs.call(
-        "POST",
-        "run-now",
+    again = jobs.call("POST", "run-now", json={"job_id": job_id, "idempotency_token": token})
+    assert again == first == {"run_id": first["run_id"], "number_in_job": first["run_id"]}
+    # Same token, other parameters: a conflict (issue 4; a real workspace returns the run).
+    other = jobs.client.post(
+        "/api/2.2/jobs/run-now",
         json={"job_id": job_id, "idempotency_token": token, "notebook_params": {"x": "y"}},
     )
-    assert again == first == {"run_id": first["run_id"], "number_in_job": first["run_id"]}
+    assert other.status_code == 409
+    assert other.json()["error_code"] == "RESOURCE_CONFLICT"
+    assert str(first["run_id"]) in other.json()["message"]
     jobs.wait(first["run_id"])
     listed = jobs.call("GET", "runs/list", params={"job_id": job_id})
     assert [run["run_id"] for run in listed["runs"]] == [first["run_id"]]
@@ -179,14 +182,14 @@ def _task(**fields: Any) -> dict[str, Any]:
             "create",
             {"tasks": [{"task_key": "t"}]},
             "INVALID_PARAMETER_VALUE",
-            "exactly one task type",
+            "tasks[0]: ",
         ),
         ("create", {"tasks": [_task(), _task()]}, "INVALID_PARAMETER_VALUE", "unique"),
         (
             "create",
             {"tasks": [_task(depends_on=[{"task_key": "nope"}])]},
             "INVALID_PARAMETER_VALUE",
-            "depends on nope",
+            "tasks[0].depends_on[0].task_key: ",
         ),
         (
             "create",
@@ -216,11 +219,11 @@ def _task(**fields: Any) -> dict[str, Any]:
             "create",
             {"tasks": "not a list"},
             "INVALID_PARAMETER_VALUE",
-            "tasks must be a JSON array",
+            "tasks: ",
         ),
         ("run-now", {}, "INVALID_PARAMETER_VALUE", "job_id is required"),
         ("run-now", {"job_id": 1}, "INVALID_PARAMETER_VALUE", "Job 1 does not exist."),
-        ("runs/submit", {"tasks": []}, "INVALID_PARAMETER_VALUE", "at least one task"),
+        ("runs/submit", {"tasks": []}, "INVALID_PARAMETER_VALUE", "tasks: "),
         ("runs/cancel", {"run_id": 7}, "INVALID_PARAMETER_VALUE", "Run 7 does not exist."),
         ("delete", {"job_id": "abc"}, "INVALID_PARAMETER_VALUE", "job_id must be an integer"),
     ],
@@ -231,6 +234,7 @@ def test_bad_posts_get_databricks_errors(
     response = api.post(f"/api/2.2/jobs/{path}", json=body)
     assert response.status_code == 400, response.text
     assert response.json()["error_code"] == error_code
+    # Messages lead with the JSON path of what was wrong (the spec model words the rest).
     assert message_part in response.json()["message"]
 
 

@@ -77,7 +77,9 @@ def test_dynamic_references_and_task_values(jobs: Jobs, notebook: Callable[..., 
         "task": "{{task.name}}",
         "year": "{{job.start_time.year}}",
         "rows": "{{tasks.produce.values.rows}}",
-        "raw": "{{job.start_time}}",  # not resolvable: passed through as written
+        "start": "{{job.start_time}}",
+        # no value in a run not started by a file: passed through as written
+        "raw": "{{job.trigger.file_arrival.location}}",
     }
     job_id = jobs.create(
         notebook_task("produce", producer),
@@ -95,7 +97,8 @@ def test_dynamic_references_and_task_values(jobs: Jobs, notebook: Callable[..., 
     assert widgets["task"] == "consume"
     assert len(widgets["year"]) == 4 and widgets["year"].isdigit()
     assert widgets["rows"] == "42"
-    assert widgets["raw"] == "{{job.start_time}}"
+    assert widgets["start"].startswith(widgets["year"] + "-")
+    assert widgets["raw"] == "{{job.trigger.file_arrival.location}}"
 
 
 def test_spark_python_task_gets_argv_and_python_params_replace_them(
@@ -162,23 +165,26 @@ def test_what_cannot_run_locally_fails_the_task_with_a_clear_message(
     jobs: Jobs, notebook: Callable[..., str]
 ) -> None:
     sql_cell = notebook("sql_cell", "# MAGIC %sql\n# MAGIC SELECT 1")
-    jar = {
-        "task_key": "jar",
-        "spark_jar_task": {"main_class_name": "com.example.Main"},
+    pipeline = {
+        "task_key": "pipeline",
+        "pipeline_task": {"pipeline_id": "p-1"},
         "max_retries": 2,
     }
     job_id = jobs.create(
-        jar,
+        pipeline,
         notebook_task("sql", sql_cell),
         notebook_task("missing", "/Tests/does/not/exist"),
     )
     run = jobs.wait(jobs.run_now(job_id))
 
     assert run["state"]["result_state"] == "FAILED"
-    jar_run = task_of(run, "jar")
-    assert jar_run["state"]["result_state"] == "FAILED"
-    assert "cannot run spark_jar_task" in jar_run["state"]["state_message"]
-    assert jar_run["attempt_number"] == 0  # not retried: it can never run here
+    pipeline_run = task_of(run, "pipeline")
+    assert pipeline_run["state"]["result_state"] == "FAILED"
+    assert (
+        "pipeline_task is not available in the local backend"
+        in (pipeline_run["state"]["state_message"])
+    )
+    assert pipeline_run["attempt_number"] == 0  # not retried: it can never run here
     assert "uses %sql" in task_of(run, "sql")["state"]["state_message"]
     missing = task_of(run, "missing")
     assert missing["state"]["state_message"].startswith("Notebook not found: /Tests/does/not/exist")
