@@ -1,11 +1,44 @@
-"""Alert channels: deliver one decided alert by email or signed webhook.
+"""Alerts: what a payload says, where it goes, and delivering it.
 
-Which alerts to send is decided by ``service.policies.alerting.route``; this package only
-delivers, and raises ``DeliveryError`` (``transient`` or not) when it could not.
+Which alerts to send is decided by ``service.policies.alerting.route``; the routes it
+reads come from ``workflow_alerting`` (a workflow's own lists and switches) and
+``subscription_routes`` (named channels). ``deliver`` sends one decided alert and raises
+``DeliveryError`` (``transient`` or not) when it could not.
 """
 
+from service.alerts._content import event_payload, failing_tasks, run_payload
 from service.alerts._delivery import deliver
 from service.alerts._errors import DeliveryError
+from service.alerts._routes import (
+    WorkflowAlerting,
+    duration_limit,
+    subscription_routes,
+    workflow_alerting,
+)
 from service.alerts._signing import sign_payload, verify_signature
+from service.alerts._subscribing import (
+    SUBSCRIPTION_KINDS,
+    WEBHOOK_FORMATS,
+    SubscriptionIssue,
+    send_test_alert,
+    subscription_issues,
+)
 
-__all__ = ["DeliveryError", "deliver", "sign_payload", "verify_signature"]
+__all__ = [
+    "SUBSCRIPTION_KINDS",
+    "WEBHOOK_FORMATS",
+    "DeliveryError",
+    "SubscriptionIssue",
+    "WorkflowAlerting",
+    "deliver",
+    "duration_limit",
+    "event_payload",
+    "failing_tasks",
+    "run_payload",
+    "send_test_alert",
+    "sign_payload",
+    "subscription_issues",
+    "subscription_routes",
+    "verify_signature",
+    "workflow_alerting",
+]

@@ -18,16 +18,24 @@ def deliver(
     payload: Mapping[str, Any],
     delivery_id: str,
     settings: Settings,
+    format: str = "generic",
 ) -> None:
     """Deliver once; the caller owns retries, backoff and dead-lettering.
 
     ``delivery_id`` must identify the delivery, not the attempt: it becomes the webhook's
     ``webhook-id``, the email's Message-ID and the mailbox file name, which is how
-    receivers recognise a retry of an alert they already have.
+    receivers recognise a retry of an alert they already have. ``format`` (webhooks
+    only): ``generic`` JSON, ``slack`` blocks or a ``teams`` Adaptive Card.
     """
     if channel == "email":
         send_email(target=target, payload=payload, delivery_id=delivery_id, settings=settings)
     elif channel == "webhook":
-        post_webhook(url=target, payload=payload, delivery_id=delivery_id, settings=settings)
+        post_webhook(
+            url=target,
+            payload=payload,
+            delivery_id=delivery_id,
+            settings=settings,
+            format=format,
+        )
     else:
         raise DeliveryError(f"unknown alert channel {channel!r}", transient=False)

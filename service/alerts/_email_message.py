@@ -1,4 +1,4 @@
-"""Render an alert payload (``service.policies.alerting.build_payload``) as an email.
+"""Render an alert payload (``service.alerts._content``) as an email.
 
 Rendering reads the payload defensively (``.get`` with defaults): payloads are stored on
 delivery rows and may have been written by an older version of the policy.
@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses
+from html import escape
 from typing import Any
 
+from service.alerts._chat_formats import facts, headline, links, section
 from service.alerts._errors import DeliveryError
 
+_MAX_SUBJECT_CHARS = 200
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -33,41 +36,65 @@ def render_email(
     # RFC 3834: stops vacation responders from answering alert mail.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Lockgate-Event"] = _one_line(str(payload.get("event_type", "")))
-    message["X-Lockgate-Run-Id"] = _one_line(str(_section(payload, "run").get("id", "")))
+    message["X-Lockgate-Run-Id"] = _one_line(str(section(payload, "run").get("id", "")))
     message.set_content(render_body(payload, delivery_id=delivery_id))
+    message.add_alternative(render_html(payload, delivery_id=delivery_id), subtype="html")
     return message
 
 
 def render_subject(payload: Mapping[str, Any]) -> str:
-    run = _section(payload, "run")
-    workflow = _section(payload, "workflow").get("name", "unknown workflow")
-    state = run.get("result_state", "UNKNOWN")
     # Header values must not carry line breaks (they would inject headers).
-    return _one_line(f"[Lockgate] {state}: {workflow} run {run.get('id', '?')}")
+    return _one_line(f"[Lockgate] {headline(payload)}")[:_MAX_SUBJECT_CHARS]
 
 
 def render_body(payload: Mapping[str, Any], *, delivery_id: str) -> str:
-    run = _section(payload, "run")
-    trigger = _section(payload, "trigger")
-    workflow = _section(payload, "workflow").get("name", "unknown workflow")
-    state = run.get("result_state", "UNKNOWN")
-    lines = [f"Workflow {workflow}: run {run.get('id', '?')} ended {state}.", ""]
-    fields = [
-        ("Result", state),
-        ("State message", run.get("state_message")),
-        ("Run", run.get("id")),
-        ("Databricks run", run.get("databricks_run_id")),
-        ("Started", run.get("started_at")),
-        ("Ended", run.get("ended_at")),
-        ("Duration", _duration(run.get("duration_seconds"))),
-        ("Trigger", _trigger(trigger)),
-    ]
-    lines += [f"{label + ':':<16}{value}" for label, value in fields if value not in (None, "")]
+    lines = [headline(payload), ""]
+    lines += [f"{label + ':':<16}{value}" for label, value in _email_facts(payload)]
     lines += ["", *_failed_task_lines(payload)]
-    run_page_url = run.get("run_page_url")
-    lines += ["", f"Run page: {run_page_url}" if run_page_url else "Run page: not available"]
+    lines += [""] + [f"{title}: {url}" for title, url in links(payload)]
     lines += ["", "-- ", f"Sent by Lockgate ({payload.get('event_type')}, delivery {delivery_id})."]
     return "\n".join(lines) + "\n"
+
+
+def render_html(payload: Mapping[str, Any], *, delivery_id: str) -> str:
+    """The same content as the plain part; every value escaped (error text is user data)."""
+    rows = "".join(
+        f"<tr><th align='left'>{escape(label)}</th><td>{escape(value)}</td></tr>"
+        for label, value in _email_facts(payload)
+    )
+    tasks = [t for t in payload.get("failed_tasks") or [] if isinstance(t, Mapping)]
+    task_items = "".join(
+        f"<li><b>{escape(str(t.get('task_key', '?')))}</b> "
+        f"[{escape(str(t.get('result_state', '?')))}]"
+        + (f"<pre>{escape(str(t['error']))}</pre>" if t.get("error") else "")
+        + "</li>"
+        for t in tasks
+    )
+    link_items = " | ".join(
+        f'<a href="{escape(url, quote=True)}">{escape(title)}</a>' for title, url in links(payload)
+    )
+    parts = [
+        f"<h2>{escape(headline(payload))}</h2>",
+        f"<table>{rows}</table>",
+        f"<h3>Failed tasks ({len(tasks)})</h3><ul>{task_items}</ul>" if tasks else "",
+        f"<p>{link_items}</p>" if link_items else "",
+        f"<p><small>Sent by Lockgate ({escape(str(payload.get('event_type')))}, "
+        f"delivery {escape(delivery_id)}).</small></p>",
+    ]
+    return "<html><body>" + "".join(parts) + "</body></html>\n"
+
+
+def _email_facts(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
+    run = section(payload, "run")
+    extra = [
+        ("State message", run.get("state_message")),
+        ("Started", run.get("started_at")),
+        ("Ended", run.get("ended_at")),
+        ("Suppressed since last alert", payload.get("suppressed_since_last_alert")),
+    ]
+    detail = section(payload, "detail")
+    extra += [(str(key).replace("_", " ").capitalize(), value) for key, value in detail.items()]
+    return facts(payload) + [(label, str(value)) for label, value in extra if value]
 
 
 def safe_delivery_id(delivery_id: str) -> str:
@@ -87,26 +114,6 @@ def _failed_task_lines(payload: Mapping[str, Any]) -> list[str]:
     if isinstance(total, int) and total > len(tasks):
         lines.append(f"  ... and {total - len(tasks)} more")
     return lines
-
-
-def _trigger(trigger: Mapping[str, Any]) -> str | None:
-    source, event_id = trigger.get("source"), trigger.get("event_id")
-    if source and event_id:
-        return f"{source} (event {event_id})"
-    return source or (f"event {event_id}" if event_id else None)
-
-
-def _duration(seconds: Any) -> str | None:
-    if not isinstance(seconds, int | float):
-        return None
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes}m {secs}s" if hours else f"{minutes}m {secs}s"
-
-
-def _section(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = payload.get(key)
-    return value if isinstance(value, Mapping) else {}
 
 
 def _one_line(text: str) -> str:

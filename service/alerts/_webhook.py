@@ -5,10 +5,14 @@ receiver can drop duplicates), ``webhook-timestamp`` (unix seconds, part of the 
 content, so a captured request cannot be replayed outside the receiver's tolerance) and
 ``webhook-signature`` (see ``_signing``). The exact bytes signed are the bytes sent.
 
+The body is the generic alert payload, or a Slack / Teams message rendered from it
+(``_chat_formats``); every format is signed the same way. Addresses are checked by the
+egress guard (``_egress``) on every connection, redirects included.
+
 2xx means delivered. 408, 429, 5xx and network errors are transient; any other status
-(including a 3xx: redirects are not followed, a signed alert must not wander off to
-another host) is permanent. Logs and errors name only the URL's scheme and host: webhook
-URLs often carry their own secret in the path (Slack, Teams).
+is permanent, including a 301/302/303 (only 307/308, which keep the POST and its body,
+are followed, up to ``alert_max_redirects``). Logs and errors name only the URL's scheme
+and host: webhook URLs often carry their own secret in the path (Slack, Teams).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from service.alerts._chat_formats import render_chat_message
+from service.alerts._egress import GuardedTransport, check_url, parse_networks
 from service.alerts._errors import DeliveryError
 from service.alerts._signing import sign_payload
 from service.settings import Settings
@@ -40,13 +46,17 @@ def post_webhook(
     payload: Mapping[str, Any],
     delivery_id: str,
     settings: Settings,
+    format: str = "generic",
     timestamp: int | None = None,
 ) -> None:
     where = redact_url(url)
     extra = {"delivery_id": delivery_id, "channel": "webhook", "target": where}
+    require_https = settings.environment != "development"
+    check_url(url, require_https=require_https)
     try:
+        document = render_chat_message(payload, format=format)
         body = json.dumps(
-            payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            document, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         ).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise DeliveryError(f"alert payload is not JSON: {exc}", transient=False) from exc
@@ -59,10 +69,18 @@ def post_webhook(
         "webhook-timestamp": str(sent_at),
         "webhook-signature": sign_payload(secret, delivery_id, sent_at, body),
     }
+    transport = GuardedTransport(parse_networks(settings.alert_egress_networks))
     started = time.perf_counter()
     try:
-        with httpx.Client(timeout=settings.alert_timeout_seconds, follow_redirects=False) as client:
-            response = client.post(url, content=body, headers=headers)
+        with httpx.Client(
+            transport=transport, timeout=settings.alert_timeout_seconds, follow_redirects=False
+        ) as client:
+            response = _post_following_307(
+                client, url, body, headers, settings.alert_max_redirects, require_https
+            )
+    except DeliveryError as exc:
+        _logged(exc, extra)  # refused by the egress guard, or too many redirects
+        raise
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
         error = DeliveryError(f"bad webhook URL {where}: {exc}", transient=False)
         raise _logged(error, extra) from exc
@@ -83,6 +101,28 @@ def post_webhook(
         retry_after_seconds=parse_retry_after(response.headers.get("retry-after"))
         if transient
         else None,
+    )
+
+
+def _post_following_307(
+    client: httpx.Client,
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    max_redirects: int,
+    require_https: bool,
+) -> httpx.Response:
+    """Follows only 307/308, which keep the method and body (a 301/302/303 would turn the
+    POST into a GET and lose the alert); each hop goes through the guarded transport."""
+    target = url
+    for _ in range(max_redirects + 1):
+        response = client.post(target, content=body, headers=headers)
+        location = response.headers.get("location")
+        if response.status_code not in (307, 308) or not location:
+            return response
+        target = str(check_url(str(httpx.URL(target).join(location)), require_https=require_https))
+    raise DeliveryError(
+        f"webhook {redact_url(url)} redirected more than {max_redirects} times", transient=False
     )
 
 

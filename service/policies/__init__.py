@@ -1,23 +1,29 @@
 """Pure decision functions: data in, frozen dataclasses out; the tasks around them do the I/O."""
 
 from service.policies.alerting import (
+    EVENT_TYPES,
     AlertChannel,
-    AlertEventType,
+    AlertEvent,
     AlertRequest,
     AlertRoutes,
-    FailedTask,
-    RunOutcome,
-    build_payload,
+    PastAlert,
+    Route,
+    WebhookFormat,
+    duration_exceeded,
+    inline_routes,
     route,
 )
 
 __all__ = [
+    "EVENT_TYPES",
     "AlertChannel",
-    "AlertEventType",
+    "AlertEvent",
     "AlertRequest",
     "AlertRoutes",
-    "FailedTask",
-    "RunOutcome",
-    "build_payload",
+    "PastAlert",
+    "Route",
+    "WebhookFormat",
+    "duration_exceeded",
+    "inline_routes",
     "route",
 ]

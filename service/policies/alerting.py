@@ -1,174 +1,328 @@
-"""Alert routing: who hears about a finished run, on which channel, and what they are told.
+"""Alert routing: which targets hear about an event, and whether it is new or a repeat.
 
-``route(outcome, routes)`` is a pure function: it takes a finished run and a workflow's
-subscriptions and returns one ``AlertRequest`` per (channel, target). The task around it
-writes each request as its own delivery row; the channels in ``service.alerts`` only
-deliver. Re-delivering a row never calls ``route`` again, so a changed subscription list
-does not re-target an alert that was already decided.
+``route(event, routes, history)`` is pure: an event, every route that could apply (the
+workflow's own inline notifications and the subscriptions of named channels), and the
+recent alerts already decided; out comes one ``AlertRequest`` per target. The caller
+writes each request as a delivery row; the channels in ``service.alerts`` only deliver,
+and re-delivering a row never calls ``route`` again.
 
 Why the rules are what they are:
 
-- Databricks' own semantics, so a workflow imported from a job behaves the same here:
-  ``SUCCESS_WITH_FAILURES`` counts as a success (some tasks failed, but the run as a whole
-  succeeded; the payload still lists the failed tasks), and canceled and skipped runs
-  go to ``on_failure`` unless ``no_alert_for_canceled_runs`` / ``no_alert_for_skipped_runs``
-  says otherwise.
-- Canceled and skipped runs get their own event types (``run.canceled``, ``run.skipped``)
-  while still using the ``on_failure`` subscribers: the people are the same, but a
-  receiver that pages someone can tell "it broke" from "someone stopped it" or "it never
-  started" without parsing result states.
-- A result state this module does not know is alerted as a failure. Missing an alert is
-  worse than an extra one, and Databricks adds states from time to time.
-- Targets are deduplicated with their order kept: the same address listed twice (often
-  through a merge of team lists) should get one message, and the first-listed target is
-  attempted first.
-- The payload is bounded (error text and the number of listed tasks are capped) because it
-  is stored with every delivery row and sent in full to every target; a 1,000-task run
-  with stack traces must not make a megabyte alert.
-
-The caller decides *when* to call ``route``: only once a run is final, after the retry
-policy gave up or succeeded (Databricks does not alert on task failures that are retried).
-``on_start`` subscriptions are carried in ``AlertRoutes`` but not routed here: a start is
-not a ``RunOutcome``.
+- Databricks' own notification semantics, so a workflow imported from a job behaves the
+  same here: ``no_alert_for_skipped_runs`` / ``no_alert_for_canceled_runs`` silence those
+  events for the workflow (every route, not just inline ones: the workflow's owner said
+  these are not news); ``alert_on_last_attempt`` silences ``run.retrying`` so that only
+  the final outcome of a retried run is alerted. Which inline list (``on_failure`` ...)
+  receives which event type is decided where routes are built (``INLINE_EVENT_TYPES``).
+- Task-level routes (a task's own ``email_notifications``) hear about failures only when
+  their task is among the failing ones: a team that owns one task is not paged for
+  another's.
+- Dedupe: the same workflow + event type + failing tasks (the ``alert_key``) to the same
+  target within ``dedupe_window`` of an alert becomes a count on that alert, not a new
+  message. The window runs from the alert, not from the last repeat, so a workflow that
+  keeps failing is re-announced once per window, with the number of repeats since.
+- Throttle: at most ``throttle_limit`` alerts per target and workflow within
+  ``throttle_window``, whatever their keys: a flapping workflow (fail, succeed, fail ...)
+  does not flood a channel. Repeats beyond the limit fold into the latest alert.
+- Nothing here reads a clock: ``event.occurred_at`` is the only "now".
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Literal
 
 AlertChannel = Literal["email", "webhook"]
-AlertEventType = Literal["run.failed", "run.canceled", "run.skipped", "run.succeeded"]
-RouteEvent = Literal["on_start", "on_success", "on_failure"]
+WebhookFormat = Literal["generic", "slack", "teams"]
+FoldReason = Literal["duplicate", "throttled"]
 
-SUCCESS_STATES = frozenset({"SUCCESS", "SUCCESS_WITH_FAILURES"})
-CANCELED_STATES = frozenset({"CANCELED", "UPSTREAM_CANCELED"})
-# Runs that never did their work: over max_concurrent_runs without a queue, a disabled
-# job, or excluded by a condition. Databricks files these under "skipped".
-SKIPPED_STATES = frozenset({"SKIPPED", "MAXIMUM_CONCURRENT_RUNS_REACHED", "EXCLUDED", "DISABLED"})
-FAILURE_STATES = frozenset({"FAILED", "TIMEDOUT", "INTERNAL_ERROR", "UPSTREAM_FAILED"})
+RUN_EVENT_TYPES: tuple[str, ...] = (
+    "run.started",
+    "run.succeeded",
+    "run.failed",
+    "run.timed_out",
+    "run.canceled",
+    "run.skipped",
+    "run.retrying",
+    "run.retries_exhausted",
+    "run.duration_warning",
+)
+OTHER_EVENT_TYPES: tuple[str, ...] = ("expectation.missed", "trigger.rejected")
+EVENT_TYPES: tuple[str, ...] = RUN_EVENT_TYPES + OTHER_EVENT_TYPES
 
-MAX_ERROR_CHARS = 2_000
-MAX_LISTED_TASKS = 50
-_TRUNCATION_MARK = "… [truncated]"
+# Events that name failing tasks; a task-level route hears them only for its own task.
+FAILURE_EVENT_TYPES = frozenset(
+    {"run.failed", "run.timed_out", "run.retrying", "run.retries_exhausted"}
+)
+
+# What a workflow's inline lists (the seed ``notifications`` / ``webhooks`` and Databricks'
+# ``email_notifications`` / ``webhook_notifications``) subscribe to. ``on_failure`` covers
+# what Databricks sends there (failed, timed out, canceled, skipped) plus a missed
+# expectation (the run that should have happened did not). ``run.retrying`` is left out
+# at job level: Databricks does not alert job subscribers about retried task failures.
+# ``trigger.rejected`` reaches only named channels: a stranger's bad signature must not
+# page the workflow's owners.
+INLINE_EVENT_TYPES: Mapping[str, frozenset[str]] = {
+    "on_start": frozenset({"run.started"}),
+    "on_success": frozenset({"run.succeeded"}),
+    "on_failure": frozenset(
+        {
+            "run.failed",
+            "run.timed_out",
+            "run.canceled",
+            "run.skipped",
+            "run.retries_exhausted",
+            "expectation.missed",
+        }
+    ),
+    "on_duration_warning_threshold_exceeded": frozenset({"run.duration_warning"}),
+}
+# A task's own on_failure list also hears each failed attempt (Databricks' default), unless
+# ``alert_on_last_attempt`` says otherwise.
+TASK_INLINE_EVENT_TYPES: Mapping[str, frozenset[str]] = {
+    **INLINE_EVENT_TYPES,
+    "on_failure": INLINE_EVENT_TYPES["on_failure"] | {"run.retrying"},
+}
 
 
 @dataclass(frozen=True)
-class FailedTask:
-    task_key: str
-    result_state: str
-    error: str | None
+class AlertEvent:
+    """Something happened. ``occurrence`` identifies this happening (run + attempt, or a
+    trigger event id): the same occurrence reported twice must alert nobody twice."""
+
+    event_type: str
+    occurrence: str
+    occurred_at: datetime
+    workflow_name: str | None = None
+    workflow_tags: Mapping[str, str] = field(default_factory=dict)
+    failing_tasks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class RunOutcome:
-    run_id: str
-    workflow_name: str
-    event_id: str | None
-    trigger_source: str | None
-    result_state: str
-    state_message: str | None
-    databricks_run_id: int | None
-    run_page_url: str | None
-    started_at: datetime | None
-    ended_at: datetime
-    failed_tasks: tuple[FailedTask, ...] = ()
+class Route:
+    """One target and what it wants to hear; empty narrowing sets mean "everything"."""
+
+    channel: AlertChannel
+    target: str
+    format: WebhookFormat = "generic"
+    event_types: frozenset[str] = frozenset()
+    workflows: frozenset[str] = frozenset()
+    workflow_tags: Mapping[str, str] = field(default_factory=dict)
+    channel_name: str | None = None  # None: the workflow's own inline notifications
+    subscription_id: str | None = None
+    task_key: str | None = None  # a task-level inline route
 
 
 @dataclass(frozen=True)
 class AlertRoutes:
-    """A workflow's subscriptions: ``email`` from its ``notifications``, ``webhook`` from
-    its ``webhooks``, each keyed by ``on_start`` / ``on_success`` / ``on_failure``."""
-
-    email: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    webhook: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
     no_alert_for_skipped_runs: bool = False
     no_alert_for_canceled_runs: bool = False
+    alert_on_last_attempt: bool = False
+    dedupe_window: timedelta = timedelta(minutes=15)
+    throttle_window: timedelta = timedelta(hours=1)
+    throttle_limit: int = 10
+
+
+@dataclass(frozen=True)
+class PastAlert:
+    """An alert already decided (not a suppressed repeat), as ``route`` needs to see it."""
+
+    delivery_id: str
+    channel: AlertChannel
+    target: str
+    alert_key: str
+    workflow_name: str | None
+    created_at: datetime
+    sent: bool
+    unsent_occurrences: int = 0
 
 
 @dataclass(frozen=True)
 class AlertRequest:
     channel: AlertChannel
     target: str
+    format: WebhookFormat
     event_type: str
-    payload: dict[str, Any]
+    alert_key: str
+    dedupe_key: str
+    channel_name: str | None = None
+    subscription_id: str | None = None
+    # Set when this is a repeat: count it on that delivery instead of sending.
+    folded_into: str | None = None
+    fold_reason: FoldReason | None = None
+    # Repeats counted on the previous alert for this key after it was sent.
+    suppressed_since_last: int = 0
 
 
-def route(outcome: RunOutcome, routes: AlertRoutes) -> list[AlertRequest]:
-    """Return the alerts a finished run must send, email targets first, in listed order."""
-    decision = _classify(outcome.result_state, routes)
-    if decision is None:
+def route(
+    event: AlertEvent, routes: AlertRoutes, history: Sequence[PastAlert] = ()
+) -> list[AlertRequest]:
+    """One request per distinct (channel, target, format), in the order routes are given."""
+    if _silenced(event.event_type, routes):
         return []
-    event_type, route_event = decision
-    channels: tuple[tuple[AlertChannel, Mapping[str, tuple[str, ...]]], ...] = (
-        ("email", routes.email),
-        ("webhook", routes.webhook),
-    )
+    alert_key = compute_alert_key(event)
     requests: list[AlertRequest] = []
-    for channel, by_event in channels:
-        for target in _unique_targets(by_event.get(route_event, ())):
-            requests.append(
-                AlertRequest(
-                    channel=channel,
-                    target=target,
-                    event_type=event_type,
-                    # A fresh dict per request: requests are stored and sent independently.
-                    payload=build_payload(outcome, event_type),
-                )
-            )
+    seen: set[tuple[str, str, str]] = set()
+    for candidate in routes.routes:
+        target = candidate.target.strip()
+        identity = (candidate.channel, target, candidate.format)
+        if not target or identity in seen or not matches(candidate, event):
+            continue
+        seen.add(identity)
+        requests.append(_decide(event, candidate, target, alert_key, history, routes))
     return requests
 
 
-def _classify(result_state: str, routes: AlertRoutes) -> tuple[AlertEventType, RouteEvent] | None:
-    state = result_state.upper()
-    if state in SUCCESS_STATES:
-        return "run.succeeded", "on_success"
-    if state in CANCELED_STATES:
-        return None if routes.no_alert_for_canceled_runs else ("run.canceled", "on_failure")
-    if state in SKIPPED_STATES:
-        return None if routes.no_alert_for_skipped_runs else ("run.skipped", "on_failure")
-    # FAILURE_STATES and anything unknown: alert rather than stay silent.
-    return "run.failed", "on_failure"
+def matches(candidate: Route, event: AlertEvent) -> bool:
+    if candidate.event_types and event.event_type not in candidate.event_types:
+        return False
+    if candidate.workflows and event.workflow_name not in candidate.workflows:
+        return False
+    for tag, wanted in candidate.workflow_tags.items():
+        # A value of "*" asks only that the tag be present.
+        value = event.workflow_tags.get(tag)
+        if value is None or (wanted != "*" and value != wanted):
+            return False
+    if candidate.task_key is not None and event.event_type in FAILURE_EVENT_TYPES:
+        return candidate.task_key in event.failing_tasks
+    return True
 
 
-def _unique_targets(targets: Iterable[str]) -> tuple[str, ...]:
-    cleaned = (target.strip() for target in targets)
-    return tuple(dict.fromkeys(target for target in cleaned if target))
+def compute_alert_key(event: AlertEvent) -> str:
+    """What "the same alert" means for dedupe: workflow + event type + failing tasks."""
+    basis = "\x1f".join(
+        [event.workflow_name or "", event.event_type, *sorted(set(event.failing_tasks))]
+    )
+    return hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 
-def build_payload(outcome: RunOutcome, event_type: str) -> dict[str, Any]:
-    """The JSON-serialisable alert body shared by every channel (see module docstring)."""
-    started, ended = outcome.started_at, outcome.ended_at
-    duration = (ended - started).total_seconds() if started is not None else None
-    return {
-        "event_type": event_type,
-        "workflow": {"name": outcome.workflow_name},
-        "run": {
-            "id": outcome.run_id,
-            "result_state": outcome.result_state,
-            "state_message": _truncate(outcome.state_message),
-            "databricks_run_id": outcome.databricks_run_id,
-            "run_page_url": outcome.run_page_url,
-            "started_at": started.isoformat() if started is not None else None,
-            "ended_at": ended.isoformat(),
-            "duration_seconds": duration,
-        },
-        "trigger": {"source": outcome.trigger_source, "event_id": outcome.event_id},
-        "failed_task_count": len(outcome.failed_tasks),
-        "failed_tasks": [
-            {
-                "task_key": task.task_key,
-                "result_state": task.result_state,
-                "error": _truncate(task.error),
-            }
-            for task in outcome.failed_tasks[:MAX_LISTED_TASKS]
-        ],
-    }
+def compute_dedupe_key(event: AlertEvent, candidate: Route, target: str) -> str:
+    """Unique per occurrence and target: what makes emitting twice harmless."""
+    basis = "\x1f".join(
+        [event.occurrence, event.event_type, candidate.channel, target, candidate.format]
+    )
+    return hashlib.sha256(basis.encode()).hexdigest()[:64]
 
 
-def _truncate(text: str | None) -> str | None:
-    if text is None or len(text) <= MAX_ERROR_CHARS:
-        return text
-    return text[: MAX_ERROR_CHARS - len(_TRUNCATION_MARK)] + _TRUNCATION_MARK
+def _silenced(event_type: str, routes: AlertRoutes) -> bool:
+    return (
+        (event_type == "run.skipped" and routes.no_alert_for_skipped_runs)
+        or (event_type == "run.canceled" and routes.no_alert_for_canceled_runs)
+        or (event_type == "run.retrying" and routes.alert_on_last_attempt)
+    )
+
+
+def _decide(
+    event: AlertEvent,
+    candidate: Route,
+    target: str,
+    alert_key: str,
+    history: Sequence[PastAlert],
+    routes: AlertRoutes,
+) -> AlertRequest:
+    same_target = [
+        past
+        for past in history
+        if past.channel == candidate.channel
+        and past.target == target
+        and past.created_at <= event.occurred_at
+    ]
+    same_key = _latest(p for p in same_target if p.alert_key == alert_key)
+    folded_into: str | None = None
+    reason: FoldReason | None = None
+    if same_key is not None and event.occurred_at - same_key.created_at < routes.dedupe_window:
+        folded_into, reason = same_key.delivery_id, "duplicate"
+    else:
+        recent = [
+            p
+            for p in same_target
+            if p.workflow_name == event.workflow_name
+            and event.occurred_at - p.created_at < routes.throttle_window
+        ]
+        if routes.throttle_limit > 0 and len(recent) >= routes.throttle_limit:
+            latest = _latest(recent)
+            assert latest is not None  # recent is not empty
+            folded_into, reason = latest.delivery_id, "throttled"
+    return AlertRequest(
+        channel=candidate.channel,
+        target=target,
+        format=candidate.format,
+        event_type=event.event_type,
+        alert_key=alert_key,
+        dedupe_key=compute_dedupe_key(event, candidate, target),
+        channel_name=candidate.channel_name,
+        subscription_id=candidate.subscription_id,
+        folded_into=folded_into,
+        fold_reason=reason,
+        suppressed_since_last=(
+            same_key.unsent_occurrences if same_key is not None and folded_into is None else 0
+        ),
+    )
+
+
+def _latest(alerts: Iterable[PastAlert]) -> PastAlert | None:
+    return max(alerts, key=lambda p: (p.created_at, p.delivery_id), default=None)
+
+
+def inline_routes(
+    email: Mapping[str, Sequence[str]],
+    webhook: Mapping[str, Sequence[str]],
+    *,
+    task_key: str | None = None,
+) -> tuple[Route, ...]:
+    """A workflow's (or one task's) inline lists as routes, email first, in listed order."""
+    table = TASK_INLINE_EVENT_TYPES if task_key is not None else INLINE_EVENT_TYPES
+    routes: list[Route] = []
+    channels: tuple[tuple[AlertChannel, Mapping[str, Sequence[str]]], ...] = (
+        ("email", email),
+        ("webhook", webhook),
+    )
+    for channel, by_list in channels:
+        for list_name, targets in by_list.items():
+            event_types = table.get(list_name)
+            if not event_types:
+                continue
+            routes += [
+                Route(channel=channel, target=t, event_types=event_types, task_key=task_key)
+                for t in targets
+            ]
+    return _merge_event_types(routes)
+
+
+def _merge_event_types(routes: list[Route]) -> tuple[Route, ...]:
+    """One route per target: an address on both on_start and on_failure is one route
+    subscribed to both, so it keeps its place (first listing) in the order."""
+    merged: dict[tuple[str, str, str | None], Route] = {}
+    for candidate in routes:
+        key = (candidate.channel, candidate.target.strip(), candidate.task_key)
+        if key in merged:
+            before = merged[key]
+            merged[key] = Route(
+                channel=before.channel,
+                target=before.target,
+                event_types=before.event_types | candidate.event_types,
+                task_key=before.task_key,
+            )
+        else:
+            merged[key] = candidate
+    return tuple(merged.values())
+
+
+def duration_exceeded(
+    *, started_at: datetime | None, limit_seconds: float | None, now: datetime
+) -> float | None:
+    """Seconds a running run has been running, if that is past its health limit
+    (``RUN_DURATION_SECONDS GREATER_THAN limit``); None otherwise.
+
+    The poller calls this for each active run on every sweep and emits
+    ``run.duration_warning`` when it returns a number; emitting is idempotent per run
+    attempt, so a warning is sent once however many sweeps see it.
+    """
+    if started_at is None or limit_seconds is None:
+        return None
+    elapsed = (now - started_at).total_seconds()
+    return elapsed if elapsed > limit_seconds else None

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.alerts import DeliveryError, deliver
 from service.settings import Settings
-from service.store.models import DeliveryStatus, utcnow
+from service.store.models import AlertDelivery, DeliveryStatus, utcnow
 from service.store.repositories import alerts as alerts_repo
 
 log = logging.getLogger(__name__)
@@ -32,9 +34,30 @@ def retry_delay(*, attempts: int, base_seconds: float, jitter: float) -> float:
     return delay * (1 + 0.2 * jitter)
 
 
-def deliver_alert(sessions: sessionmaker[Session], settings: Settings, *, delivery_id: str) -> str:
+def payload_to_send(delivery: AlertDelivery) -> dict[str, Any]:
+    """The payload decided at emit time plus what the row knows now: how many times this
+    alert happened (repeats folded in by the dedupe/throttle windows count until sent)."""
+    return {
+        **delivery.payload,
+        "alert": {
+            "id": delivery.id,
+            "channel": delivery.channel_name,
+            "occurrences": delivery.occurrences,
+            "first_occurred_at": delivery.created_at.isoformat(),
+            "last_occurred_at": delivery.last_occurrence_at.isoformat(),
+        },
+    }
+
+
+def deliver_alert(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    *,
+    delivery_id: str,
+    clock: Callable[[], datetime] = utcnow,
+) -> str:
     """Returns the delivery's status after this attempt (or as found, if not ours)."""
-    now = utcnow()
+    now = clock()
     with sessions.begin() as session:
         delivery = alerts_repo.get_delivery(session, delivery_id=delivery_id)
         if delivery is None:
@@ -46,7 +69,9 @@ def deliver_alert(sessions: sessionmaker[Session], settings: Settings, *, delive
             session, delivery_id=delivery_id, attempts=attempts, lease_until=now + _ATTEMPT_LEASE
         ):
             return delivery.status
-        channel, target, payload = delivery.channel, delivery.target, dict(delivery.payload)
+        channel, target, fmt = delivery.channel, delivery.target, delivery.format
+        payload = payload_to_send(delivery)
+        number = len(alerts_repo.list_attempts(session, delivery_id=delivery_id)) + 1
     error: DeliveryError | None = None
     try:
         deliver(
@@ -55,6 +80,7 @@ def deliver_alert(sessions: sessionmaker[Session], settings: Settings, *, delive
             payload=payload,
             delivery_id=delivery_id,
             settings=settings,
+            format=fmt,
         )
     except DeliveryError as exc:
         error = exc
@@ -64,6 +90,13 @@ def deliver_alert(sessions: sessionmaker[Session], settings: Settings, *, delive
             return "missing"
         if error is None:
             alerts_repo.mark_delivered(session, delivery=delivery)
+            alerts_repo.record_attempt(
+                session,
+                delivery_id=delivery_id,
+                number=number,
+                started_at=now,
+                outcome="delivered",
+            )
         else:
             attempt = attempts + 1
             retry_at: datetime | None = None
@@ -74,10 +107,19 @@ def deliver_alert(sessions: sessionmaker[Session], settings: Settings, *, delive
                     jitter=random.random(),
                 )
                 # A receiver that says when to come back (Retry-After) is believed.
-                delay = max(delay, error.retry_after_seconds or 0.0)
-                retry_at = utcnow() + timedelta(seconds=delay)
+                delay = max(delay, min(error.retry_after_seconds or 0.0, _MAX_BACKOFF_SECONDS))
+                retry_at = clock() + timedelta(seconds=delay)
             alerts_repo.mark_attempt_failed(
                 session, delivery=delivery, error=str(error), retry_at=retry_at
+            )
+            alerts_repo.record_attempt(
+                session,
+                delivery_id=delivery_id,
+                number=number,
+                started_at=now,
+                outcome="retry" if retry_at else "dead",
+                status_code=error.status,
+                error=str(error),
             )
             log.warning(
                 "alert delivery attempt %d failed (%s): %s",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -27,8 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from service.policies.alerting import FailedTask, RunOutcome, build_payload
+from service.alerts import run_payload
 from service.settings import Settings
+from service.store.models import Run, TaskRun, TriggerEvent
 
 SMTP_USER = "alerts"
 SMTP_PASSWORD = "s3cret-smtp-password"
@@ -234,6 +235,9 @@ class HTTPReceiver:
     base_url: str
     requests: list[ReceivedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Requests seen per path: ``/flaky/<id>/<n>`` answers 500 (Retry-After: 7) to its
+    # first n requests, then 204; ``/hang/<id>/<n>`` stays silent for 3 s on its first n.
+    seen: dict[str, int] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -246,9 +250,12 @@ def _receiver_handler(receiver: HTTPReceiver) -> type[BaseHTTPRequestHandler]:
             headers = {key.lower(): value for key, value in self.headers.items()}
             with receiver.lock:
                 receiver.requests.append(ReceivedRequest(self.path, headers, body))
-            status, extra_headers = self._answer()
+                receiver.seen[self.path] = count = receiver.seen.get(self.path, 0) + 1
+            status, extra_headers = self._answer(count)
             if self.path == "/slow":
                 time.sleep(1.0)
+            if self.path.startswith("/hang/") and count <= int(self.path.rsplit("/", 1)[1]):
+                time.sleep(3.0)
             self.send_response(status)
             for key, value in extra_headers.items():
                 self.send_header(key, value)
@@ -256,8 +263,13 @@ def _receiver_handler(receiver: HTTPReceiver) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(b"no")
 
-        def _answer(self) -> tuple[int, dict[str, str]]:
-            path = urlsplit(self.path).path
+        def _answer(self, count: int) -> tuple[int, dict[str, str]]:
+            parts = urlsplit(self.path)
+            path = parts.path
+            if path.startswith("/flaky/") and count <= int(path.rsplit("/", 1)[1]):
+                return 500, {"Retry-After": "7"}
+            if path in ("/redirect307", "/redirect302"):
+                return int(path[-3:]), {"Location": parse_qs(parts.query)["to"][0]}
             if path.startswith("/status/"):
                 status = int(path.removeprefix("/status/"))
                 return status, ({"Retry-After": "7"} if status in (429, 503) else {})
@@ -319,6 +331,10 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "mail_from": "Lockgate <lockgate@alerts.example.com>",
             "alert_signing_secret": SIGNING_SECRET,
             "alert_timeout_seconds": 5.0,
+            "environment": "development",
+            # The receivers here listen on loopback, which the egress guard refuses unless
+            # allow-listed; the SSRF tests override this.
+            "alert_egress_allowed_networks": ["127.0.0.0/8", "::1/128"],
         }
         values.update(overrides)
         return Settings(**values)
@@ -328,25 +344,44 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 @pytest.fixture
 def failed_run_payload() -> dict[str, Any]:
-    """A payload as the alerting policy builds it for a failed run."""
-    outcome = RunOutcome(
-        run_id="run-7f3a",
-        workflow_name="comprehensive-etl-pipeline",
-        event_id="evt-1",
-        trigger_source="schedule",
-        result_state="FAILED",
-        state_message="Task data-validation failed.",
+    """A payload as ``run_payload`` builds it for a failed run (rows not stored)."""
+    started = dt.datetime(2024, 5, 1, 2, 0, tzinfo=dt.UTC)
+    run = Run(
+        id="run-7f3a",
+        workflow_id="wf-1",
+        trigger_event_id="evt-1",
+        status="failed",
+        attempt=1,
+        parameters={"date": "2024-05-01"},
         databricks_run_id=4242,
         run_page_url="http://127.0.0.1:8091/#job/7/run/4242",
-        started_at=dt.datetime(2024, 5, 1, 2, 0, tzinfo=dt.UTC),
+        life_cycle_state="TERMINATED",
+        result_state="FAILED",
+        state_message="Task data-validation failed.",
+        requested_at=started,
+        started_at=started,
         ended_at=dt.datetime(2024, 5, 1, 2, 3, 5, tzinfo=dt.UTC),
-        failed_tasks=(
-            FailedTask(
-                "data-validation",
-                "FAILED",
-                "Traceback (most recent call last):\nValueError: 17 rows without customer_id",
-            ),
-            FailedTask("load-warehouse", "UPSTREAM_FAILED", None),
-        ),
     )
-    return build_payload(outcome, "run.failed")
+    run.tasks = [
+        TaskRun(
+            task_key="data-validation",
+            result_state="FAILED",
+            attempt_number=0,
+            error="Traceback (most recent call last):\nValueError: 17 rows without customer_id",
+            started_at=started,
+            ended_at=started + dt.timedelta(seconds=95),
+        ),
+        TaskRun(task_key="load-warehouse", result_state="UPSTREAM_FAILED", attempt_number=0),
+    ]
+    trigger = TriggerEvent(
+        id="evt-1", source="schedule", source_name="nightly", received_at=started
+    )
+    return run_payload(
+        event_type="run.failed",
+        occurred_at=run.ended_at or started,
+        run=run,
+        workflow_name="comprehensive-etl-pipeline",
+        workflow_tags={"team": "data"},
+        trigger=trigger,
+        lockgate_base_url="https://lockgate.example.com",
+    )

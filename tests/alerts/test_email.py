@@ -14,7 +14,10 @@ from service.alerts import DeliveryError, deliver
 from service.settings import Settings
 from tests.alerts.conftest import SMTP_PASSWORD, SMTP_USER, SMTPFixture
 
-SUBJECT = "[Lockgate] FAILED: comprehensive-etl-pipeline run run-7f3a"
+SUBJECT = (
+    "[Lockgate] FAILED: comprehensive-etl-pipeline run run-7f3a"
+    " - data-validation: ValueError: 17 rows without customer_id"
+)
 
 
 def parse(content: bytes) -> EmailMessage:
@@ -38,7 +41,8 @@ def assert_names_the_failure(message: EmailMessage) -> None:
     assert "data-validation [FAILED]" in body
     assert "ValueError: 17 rows without customer_id" in body
     assert "load-warehouse [UPSTREAM_FAILED]" in body
-    assert "Run page: http://127.0.0.1:8091/#job/7/run/4242" in body
+    assert "Open in Databricks: http://127.0.0.1:8091/#job/7/run/4242" in body
+    assert "Open in Lockgate: https://lockgate.example.com/api/v1/runs/run-7f3a" in body
     assert "4242" in body
     assert "3m 5s" in body
 
@@ -257,7 +261,7 @@ def test_subject_stays_one_line_when_names_carry_line_breaks(
     )
 
     message = parse((settings.mailbox_dir / "dlv-7.eml").read_bytes())
-    assert message["Subject"] == "[Lockgate] FAILED: etl Bcc: e@vil.com run run-7f3a"
+    assert message["Subject"].startswith("[Lockgate] FAILED: etl Bcc: e@vil.com run run-7f3a")
     assert message["Bcc"] is None
 
 
@@ -273,5 +277,5 @@ def test_minimal_payload_still_renders(make_settings: Callable[..., Settings]) -
     )
 
     message = parse((settings.mailbox_dir / "dlv-8.eml").read_bytes())
-    assert message["Subject"] == "[Lockgate] UNKNOWN: unknown workflow run ?"
+    assert message["Subject"] == "[Lockgate] run.succeeded: no workflow"
     assert "No failed tasks." in body_of(message)

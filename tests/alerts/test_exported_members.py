@@ -9,15 +9,29 @@ import service.policies
 def test_alerts_exports() -> None:
     assert sorted(service.alerts.__all__) == [
         "DeliveryError",
+        "SUBSCRIPTION_KINDS",
+        "SubscriptionIssue",
+        "WEBHOOK_FORMATS",
+        "WorkflowAlerting",
         "deliver",
+        "duration_limit",
+        "event_payload",
+        "failing_tasks",
+        "run_payload",
+        "send_test_alert",
         "sign_payload",
+        "subscription_issues",
+        "subscription_routes",
         "verify_signature",
+        "workflow_alerting",
     ]
     for name in service.alerts.__all__:
-        assert getattr(service.alerts, name).__module__.startswith("service.alerts")
+        value = getattr(service.alerts, name)
+        if not isinstance(value, tuple):
+            assert value.__module__.startswith("service.alerts")
 
 
 def test_policies_exports_alerting() -> None:
-    assert {"AlertRequest", "AlertRoutes", "FailedTask", "RunOutcome", "route"} <= set(
+    assert {"AlertEvent", "AlertRequest", "AlertRoutes", "PastAlert", "Route", "route"} <= set(
         service.policies.__all__
     )

@@ -1,223 +1,243 @@
-"""The alert routing policy, as tables: result state x suppression flags -> who is told what."""
+"""The pure routing policy: matching, Databricks' switches, dedupe and throttle windows."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from service.policies.alerting import (
-    MAX_ERROR_CHARS,
-    MAX_LISTED_TASKS,
+    AlertEvent,
     AlertRoutes,
-    FailedTask,
-    RunOutcome,
+    PastAlert,
+    Route,
+    compute_alert_key,
+    duration_exceeded,
+    inline_routes,
     route,
 )
 
-ENDED = datetime(2024, 5, 1, 2, 10, 30, tzinfo=UTC)
-STARTED = datetime(2024, 5, 1, 2, 0, 0, tzinfo=UTC)
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
-ROUTES = AlertRoutes(
-    email={
-        "on_start": ("start@company.com",),
-        "on_success": ("ok@company.com",),
-        "on_failure": ("data-team@company.com", "oncall@company.com"),
-    },
-    webhook={
-        "on_success": ("https://hooks.example.com/ok",),
-        "on_failure": ("https://hooks.example.com/fail",),
-    },
+
+def event(event_type: str = "run.failed", **overrides: object) -> AlertEvent:
+    values: dict[str, object] = {
+        "event_type": event_type,
+        "occurrence": "run:r1:1",
+        "occurred_at": T0,
+        "workflow_name": "etl",
+        "workflow_tags": {"team": "data", "tier": "gold"},
+        "failing_tasks": ("load",),
+    }
+    values.update(overrides)
+    return AlertEvent(**values)  # type: ignore[arg-type]
+
+
+INLINE = inline_routes(
+    {"on_start": ["start@x.com"], "on_success": ["ok@x.com"], "on_failure": ["fail@x.com"]},
+    {"on_failure": ["https://hooks.example.com/f"]},
 )
-FAILURE_TARGETS = [
-    ("email", "data-team@company.com"),
-    ("email", "oncall@company.com"),
-    ("webhook", "https://hooks.example.com/fail"),
-]
-SUCCESS_TARGETS = [("email", "ok@company.com"), ("webhook", "https://hooks.example.com/ok")]
-
-
-def make_outcome(**overrides: object) -> RunOutcome:
-    outcome = RunOutcome(
-        run_id="run-0001",
-        workflow_name="comprehensive-etl-pipeline",
-        event_id="evt-42",
-        trigger_source="webhook",
-        result_state="FAILED",
-        state_message="Task data-validation failed with message: bad rows.",
-        databricks_run_id=987654,
-        run_page_url="http://127.0.0.1:8091/#job/1/run/987654",
-        started_at=STARTED,
-        ended_at=ENDED,
-        failed_tasks=(FailedTask("data-validation", "FAILED", "ValueError: 17 rows without id"),),
-    )
-    return replace(outcome, **overrides)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
-    ("result_state", "skip_flag", "cancel_flag", "event_type", "targets"),
+    ("event_type", "targets"),
     [
-        ("SUCCESS", False, False, "run.succeeded", SUCCESS_TARGETS),
-        ("SUCCESS_WITH_FAILURES", False, False, "run.succeeded", SUCCESS_TARGETS),
-        ("SUCCESS", True, True, "run.succeeded", SUCCESS_TARGETS),
-        ("FAILED", False, False, "run.failed", FAILURE_TARGETS),
-        ("FAILED", True, True, "run.failed", FAILURE_TARGETS),
-        ("TIMEDOUT", False, False, "run.failed", FAILURE_TARGETS),
-        ("INTERNAL_ERROR", False, False, "run.failed", FAILURE_TARGETS),
-        ("UPSTREAM_FAILED", True, True, "run.failed", FAILURE_TARGETS),
-        ("CANCELED", False, False, "run.canceled", FAILURE_TARGETS),
-        ("CANCELED", True, False, "run.canceled", FAILURE_TARGETS),
-        ("CANCELED", False, True, None, []),
-        ("UPSTREAM_CANCELED", False, True, None, []),
-        ("SKIPPED", False, False, "run.skipped", FAILURE_TARGETS),
-        ("SKIPPED", False, True, "run.skipped", FAILURE_TARGETS),
-        ("SKIPPED", True, False, None, []),
-        ("MAXIMUM_CONCURRENT_RUNS_REACHED", False, False, "run.skipped", FAILURE_TARGETS),
-        ("MAXIMUM_CONCURRENT_RUNS_REACHED", True, False, None, []),
-        ("DISABLED", True, False, None, []),
-        # Unknown states alert as failures: silence is the worse mistake.
-        ("SOMETHING_NEW", True, True, "run.failed", FAILURE_TARGETS),
-        ("UNKNOWN", False, False, "run.failed", FAILURE_TARGETS),
-        ("failed", False, False, "run.failed", FAILURE_TARGETS),
+        ("run.started", ["start@x.com"]),
+        ("run.succeeded", ["ok@x.com"]),
+        ("run.failed", ["fail@x.com", "https://hooks.example.com/f"]),
+        ("run.timed_out", ["fail@x.com", "https://hooks.example.com/f"]),
+        ("run.canceled", ["fail@x.com", "https://hooks.example.com/f"]),
+        ("run.skipped", ["fail@x.com", "https://hooks.example.com/f"]),
+        ("run.retries_exhausted", ["fail@x.com", "https://hooks.example.com/f"]),
+        ("expectation.missed", ["fail@x.com", "https://hooks.example.com/f"]),
+        # Not for the workflow's own lists: retried failures (Databricks doesn't either),
+        # rejected triggers (strangers could page the owners) and duration warnings
+        # (Databricks has its own list for those).
+        ("run.retrying", []),
+        ("trigger.rejected", []),
+        ("run.duration_warning", []),
     ],
 )
-def test_route_table(
-    result_state: str,
-    skip_flag: bool,
-    cancel_flag: bool,
-    event_type: str | None,
-    targets: list[tuple[str, str]],
-) -> None:
-    routes = replace(
-        ROUTES, no_alert_for_skipped_runs=skip_flag, no_alert_for_canceled_runs=cancel_flag
-    )
-    requests = route(make_outcome(result_state=result_state), routes)
-
-    assert [(r.channel, r.target) for r in requests] == targets
-    assert {r.event_type for r in requests} == ({event_type} if event_type else set())
-    assert all(r.payload["event_type"] == r.event_type for r in requests)
+def test_inline_lists_map_to_event_types(event_type: str, targets: list[str]) -> None:
+    requests = route(event(event_type), AlertRoutes(routes=INLINE))
+    assert [r.target for r in requests] == targets
+    assert all(r.folded_into is None and r.event_type == event_type for r in requests)
 
 
 @pytest.mark.parametrize(
-    ("listed", "expected"),
+    ("switches", "event_type", "alerted"),
     [
-        (("a@x.com", "b@x.com", "a@x.com"), ("a@x.com", "b@x.com")),
-        (("b@x.com", " a@x.com ", "a@x.com", "b@x.com"), ("b@x.com", "a@x.com")),
-        (("", "  ", "c@x.com"), ("c@x.com",)),
-        ((), ()),
+        ({"no_alert_for_skipped_runs": True}, "run.skipped", False),
+        ({"no_alert_for_skipped_runs": True}, "run.failed", True),
+        ({"no_alert_for_canceled_runs": True}, "run.canceled", False),
+        ({"no_alert_for_canceled_runs": True}, "run.skipped", True),
+        ({"alert_on_last_attempt": True}, "run.retrying", False),
+        ({"alert_on_last_attempt": True}, "run.retries_exhausted", True),
+        ({}, "run.retrying", True),
     ],
 )
-def test_targets_are_deduplicated_in_order(
-    listed: tuple[str, ...], expected: tuple[str, ...]
+def test_databricks_switches(switches: dict[str, bool], event_type: str, alerted: bool) -> None:
+    everything = Route(channel="email", target="all@x.com", channel_name="ops")
+    routes = AlertRoutes(routes=(everything,), **switches)  # type: ignore[arg-type]
+    assert bool(route(event(event_type), routes)) is alerted
+
+
+@pytest.mark.parametrize(
+    ("narrowing", "matches"),
+    [
+        ({}, True),
+        ({"event_types": frozenset({"run.failed"})}, True),
+        ({"event_types": frozenset({"run.succeeded"})}, False),
+        ({"workflows": frozenset({"etl"})}, True),
+        ({"workflows": frozenset({"ml"})}, False),
+        ({"workflow_tags": {"team": "data"}}, True),
+        ({"workflow_tags": {"team": "data", "tier": "gold"}}, True),
+        ({"workflow_tags": {"team": "ml"}}, False),
+        ({"workflow_tags": {"tier": "*"}}, True),
+        ({"workflow_tags": {"owner": "*"}}, False),
+    ],
+)
+def test_subscriptions_narrow_by_event_workflow_and_tags(
+    narrowing: dict[str, object], matches: bool
 ) -> None:
-    routes = AlertRoutes(email={"on_failure": listed}, webhook={})
-
-    requests = route(make_outcome(), routes)
-
-    assert tuple(r.target for r in requests) == expected
+    subscription = Route(channel="webhook", target="https://h.example.com", **narrowing)  # type: ignore[arg-type]
+    assert bool(route(event(), AlertRoutes(routes=(subscription,)))) is matches
 
 
-def test_no_subscriptions_means_no_alerts() -> None:
-    assert route(make_outcome(), AlertRoutes(email={}, webhook={})) == []
-    only_start = AlertRoutes(email={"on_start": ("x@y.com",)}, webhook={"on_start": ("http://h",)})
-    assert route(make_outcome(result_state="SUCCESS"), only_start) == []
+def test_task_routes_hear_only_their_own_task_failing() -> None:
+    task_routes = inline_routes(
+        {"on_failure": ["load-team@x.com"]}, {}, task_key="load"
+    ) + inline_routes({"on_failure": ["clean-team@x.com"]}, {}, task_key="clean")
+    routes = AlertRoutes(routes=task_routes)
+    assert [r.target for r in route(event(), routes)] == ["load-team@x.com"]
+    # A task's own list hears each failed attempt unless alert_on_last_attempt is set.
+    assert [r.target for r in route(event("run.retrying"), routes)] == ["load-team@x.com"]
+    last_only = AlertRoutes(routes=task_routes, alert_on_last_attempt=True)
+    assert route(event("run.retrying"), last_only) == []
 
 
-def test_payload_names_workflow_run_and_failed_tasks() -> None:
-    outcome = make_outcome(
-        failed_tasks=(
-            FailedTask("data-validation", "FAILED", "ValueError: 17 rows without id"),
-            FailedTask("load", "UPSTREAM_FAILED", None),
+def test_one_request_per_target_even_when_listed_twice() -> None:
+    routes = AlertRoutes(
+        routes=(
+            *inline_routes(
+                {"on_failure": ["a@x.com", " a@x.com", ""], "on_start": ["a@x.com"]}, {}
+            ),
+            Route(channel="email", target="a@x.com", channel_name="ops"),
         )
     )
-
-    [request, *_] = route(outcome, ROUTES)
-    payload = json.loads(json.dumps(request.payload))  # JSON-serialisable, round-trips
-
-    assert payload == {
-        "event_type": "run.failed",
-        "workflow": {"name": "comprehensive-etl-pipeline"},
-        "run": {
-            "id": "run-0001",
-            "result_state": "FAILED",
-            "state_message": "Task data-validation failed with message: bad rows.",
-            "databricks_run_id": 987654,
-            "run_page_url": "http://127.0.0.1:8091/#job/1/run/987654",
-            "started_at": "2024-05-01T02:00:00+00:00",
-            "ended_at": "2024-05-01T02:10:30+00:00",
-            "duration_seconds": 630.0,
-        },
-        "trigger": {"source": "webhook", "event_id": "evt-42"},
-        "failed_task_count": 2,
-        "failed_tasks": [
-            {
-                "task_key": "data-validation",
-                "result_state": "FAILED",
-                "error": "ValueError: 17 rows without id",
-            },
-            {"task_key": "load", "result_state": "UPSTREAM_FAILED", "error": None},
-        ],
-    }
+    requests = route(event(), routes)
+    assert [(r.target, r.channel_name) for r in requests] == [("a@x.com", None)]
+    assert {r.event_type for r in route(event("run.started"), routes)} == {"run.started"}
 
 
-def test_payload_without_start_time_has_no_duration() -> None:
-    [request, *_] = route(make_outcome(started_at=None, result_state="SKIPPED"), ROUTES)
-
-    assert request.payload["run"]["started_at"] is None
-    assert request.payload["run"]["duration_seconds"] is None
-
-
-def test_payload_is_bounded_for_huge_failures() -> None:
-    tasks = tuple(FailedTask(f"t{i}", "FAILED", "x" * 10 * MAX_ERROR_CHARS) for i in range(200))
-
-    [request, *_] = route(make_outcome(failed_tasks=tasks), ROUTES)
-
-    listed = request.payload["failed_tasks"]
-    assert request.payload["failed_task_count"] == 200
-    assert [t["task_key"] for t in listed] == [f"t{i}" for i in range(MAX_LISTED_TASKS)]
-    assert all(len(t["error"]) == MAX_ERROR_CHARS for t in listed)
-    assert listed[0]["error"].endswith("[truncated]")
-
-
-def test_each_request_owns_its_payload() -> None:
-    first, second, *_ = route(make_outcome(), ROUTES)
-
-    first.payload["run"]["id"] = "changed"
-
-    assert second.payload["run"]["id"] == "run-0001"
-
-
-addresses = st.lists(st.sampled_from(["a@x.com", "b@x.com", " c@x.com", "", "d@x.com"]))
-states = st.sampled_from(
-    ["SUCCESS", "SUCCESS_WITH_FAILURES", "FAILED", "TIMEDOUT", "CANCELED", "SKIPPED", "EXCLUDED"]
-) | st.text(max_size=12)
-
-
-@given(
-    state=states,
-    on_success=addresses,
-    on_failure=addresses,
-    skip_flag=st.booleans(),
-    cancel_flag=st.booleans(),
-)
-def test_requests_are_unique_and_come_from_one_route_list(
-    state: str, on_success: list[str], on_failure: list[str], skip_flag: bool, cancel_flag: bool
-) -> None:
-    routes = AlertRoutes(
-        email={"on_success": tuple(on_success), "on_failure": tuple(on_failure)},
-        webhook={},
-        no_alert_for_skipped_runs=skip_flag,
-        no_alert_for_canceled_runs=cancel_flag,
+def past(
+    delivery_id: str,
+    *,
+    at: datetime,
+    key_event: AlertEvent | None = None,
+    target: str = "a@x.com",
+    sent: bool = True,
+    unsent: int = 0,
+    workflow: str = "etl",
+) -> PastAlert:
+    return PastAlert(
+        delivery_id=delivery_id,
+        channel="email",
+        target=target,
+        alert_key=compute_alert_key(key_event or event()),
+        workflow_name=workflow,
+        created_at=at,
+        sent=sent,
+        unsent_occurrences=unsent,
     )
 
-    requests = route(make_outcome(result_state=state), routes)
 
-    targets = [r.target for r in requests]
-    assert len(targets) == len(set(targets))
-    listed = on_success if state.upper() in {"SUCCESS", "SUCCESS_WITH_FAILURES"} else on_failure
-    assert set(targets) <= {t.strip() for t in listed}
-    assert len({r.event_type for r in requests}) <= 1
+EMAIL = AlertRoutes(
+    routes=(Route(channel="email", target="a@x.com"),),
+    dedupe_window=timedelta(minutes=15),
+    throttle_window=timedelta(hours=1),
+    throttle_limit=3,
+)
+
+
+@pytest.mark.parametrize(
+    ("age", "folded"),
+    [
+        (timedelta(minutes=1), True),
+        (timedelta(minutes=14, seconds=59), True),
+        (timedelta(minutes=15), False),  # the window runs from the alert, not the repeat
+        (timedelta(hours=2), False),
+    ],
+)
+def test_dedupe_window(age: timedelta, folded: bool) -> None:
+    history = [past("d1", at=T0 - age)]
+    [request] = route(event(), EMAIL, history)
+    assert (request.folded_into == "d1") is folded
+    assert request.fold_reason == ("duplicate" if folded else None)
+
+
+def test_dedupe_is_per_failing_tasks_and_per_target() -> None:
+    history = [past("d1", at=T0 - timedelta(minutes=1))]
+    [other_task] = route(event(failing_tasks=("clean",)), EMAIL, history)
+    assert other_task.folded_into is None
+    elsewhere = AlertRoutes(routes=(Route(channel="email", target="b@x.com"),))
+    [other_target] = route(event(), elsewhere, history)
+    assert other_target.folded_into is None
+    # Task order does not make a different alert.
+    two = event(failing_tasks=("b", "a"))
+    history = [past("d2", at=T0 - timedelta(minutes=1), key_event=event(failing_tasks=("a", "b")))]
+    assert route(two, EMAIL, history)[0].folded_into == "d2"
+
+
+def test_the_next_alert_after_the_window_counts_what_was_folded() -> None:
+    history = [past("d1", at=T0 - timedelta(minutes=20), unsent=4)]
+    [request] = route(event(), EMAIL, history)
+    assert request.folded_into is None
+    assert request.suppressed_since_last == 4
+
+
+def test_throttle_stops_a_flapping_workflow_flooding_a_target() -> None:
+    # Failing and succeeding in turn: no two alerts share a key, so dedupe does nothing.
+    flapping = [
+        past(f"d{i}", at=T0 - timedelta(minutes=50 - 10 * i), key_event=event(f"run.{kind}"))
+        for i, kind in enumerate(["failed", "succeeded", "failed"])
+    ]
+    routes = AlertRoutes(
+        routes=(Route(channel="email", target="a@x.com"),),
+        dedupe_window=timedelta(minutes=5),
+        throttle_window=timedelta(hours=1),
+        throttle_limit=3,
+    )
+    [request] = route(event("run.succeeded"), routes, flapping)
+    assert (request.folded_into, request.fold_reason) == ("d2", "throttled")
+    # Another workflow to the same target is not throttled by this one.
+    [other] = route(event("run.succeeded", workflow_name="ml"), routes, flapping)
+    assert other.folded_into is None
+    # Once the oldest leaves the window, alerts flow again.
+    later = event("run.succeeded", occurred_at=T0 + timedelta(minutes=11))
+    assert route(later, routes, flapping)[0].folded_into is None
+    # throttle_limit 0 turns throttling off.
+    unlimited = AlertRoutes(routes=routes.routes, dedupe_window=timedelta(0), throttle_limit=0)
+    assert route(event("run.succeeded"), unlimited, flapping)[0].folded_into is None
+
+
+def test_same_occurrence_same_dedupe_key_new_attempt_new_key() -> None:
+    [first] = route(event(), EMAIL)
+    [again] = route(event(), EMAIL)
+    [retried] = route(event(occurrence="run:r1:2"), EMAIL)
+    assert first.dedupe_key == again.dedupe_key != retried.dedupe_key
+
+
+@pytest.mark.parametrize(
+    ("started", "limit", "expected"),
+    [
+        (None, 60.0, None),
+        (T0 - timedelta(seconds=30), None, None),
+        (T0 - timedelta(seconds=60), 60.0, None),  # GREATER_THAN, not at
+        (T0 - timedelta(seconds=61), 60.0, 61.0),
+    ],
+)
+def test_duration_exceeded(
+    started: datetime | None, limit: float | None, expected: float | None
+) -> None:
+    assert duration_exceeded(started_at=started, limit_seconds=limit, now=T0) == expected
