@@ -4,8 +4,11 @@
 PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
+# Azurite (the Azure Storage emulator) for the blob trigger tests, from npm, into .tools/.
+AZURITE_VERSION := 3.35.0
+AZURITE := .tools/node_modules/.bin/azurite-blob
 
-.PHONY: up test lint install clean
+.PHONY: up test lint install tools clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -16,10 +19,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(AZURITE):
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	npm install --prefix .tools azurite@$(AZURITE_VERSION) --no-audit --no-fund --loglevel=error
+
+tools: $(AZURITE)
+
 up: $(STAMP)
 	$(VENV)/bin/lockgate up
 
-test: $(STAMP)
+test: $(STAMP) $(AZURITE)
 	$(VENV)/bin/ruff check service workers tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
@@ -30,4 +39,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) .lockgate .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .lockgate .pytest_cache .mypy_cache .ruff_cache

@@ -64,12 +64,19 @@ def run_up(settings: Settings) -> int:
     engine.dispose()
 
     env = {**os.environ, "LOCKGATE_DATA_DIR": str(data_dir), "LOCKGATE_REDIS_URL": redis_url}
+    # File-arrival triggers read a local inbox unless real storage is configured.
+    inbox = settings.local_inbox_dir or data_dir / "inbox"
+    if settings.blob_connection_string is None and not settings.blob_use_identity:
+        inbox.mkdir(parents=True, exist_ok=True)
+        env["LOCKGATE_LOCAL_INBOX_DIR"] = str(inbox)
     cli = [sys.executable, "-m", "service.cli"]
     try:
         if settings.uses_local_backend:
             supervisor.start("local-backend", [*cli, "local-backend"], env)
             _wait_http(f"{settings.databricks_url}/healthz", "the local backend")
         supervisor.start("worker", [*cli, "worker", "--beat"], env)
+        supervisor.start("scheduler", [*cli, "scheduler"], env)
+        supervisor.start("listener", [*cli, "listener"], env)
         supervisor.start("api", [*cli, "api"], env)
         api_url = f"http://{settings.api_host}:{settings.api_port}"
         _wait_http(f"{api_url}/healthz", "the API")
@@ -117,6 +124,10 @@ def _banner(api_url: str, api_key: str, hook: str | None, secret: str | None) ->
             "then watch it:",
             f"  curl -H 'Authorization: Bearer {api_key}' {api_url}/api/v1/runs",
         ]
+    lines.append(
+        "\nFile-arrival triggers read ./.lockgate/inbox/<container>/<path> "
+        "(abfss://container@account.../path maps there)."
+    )
     lines.append("\nCtrl-C stops everything.")
     return "\n".join(lines)
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,4 +135,57 @@ def lockgate(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[Lock
                 finally:
                     for worker in harness.workers:
                         worker.stop()
+        engine.dispose()
+
+
+@contextmanager
+def open_lockgate(
+    tmp_path: Path,
+    redis_url: str,
+    redis_prefix: str,
+    *,
+    databricks_url: Callable[[str], AbstractContextManager[str]] | None = None,
+    **overrides: Any,
+) -> Iterator[Lockgate]:
+    """The ``lockgate`` fixture's harness with settings overrides, and optionally a wrapper
+    around the local backend's URL (a fault-injecting proxy) that the API and workers use
+    in its place. The harness's ``backend`` client still talks to the backend directly."""
+    with smtp_server() as smtp:
+        settings = make_settings(
+            tmp_path,
+            redis_url=redis_url,
+            queue_prefix=redis_prefix,
+            smtp_host=smtp.host,
+            smtp_port=smtp.port,
+            **overrides,
+        )
+        settings.data_dir.mkdir(parents=True)
+        upgrade(settings.resolved_database_url)
+        engine = make_engine(settings.resolved_database_url)
+        sessions = make_session_factory(engine)
+        key = create_api_key(sessions)
+        backend_app = create_local_backend(local_backend_config(settings))
+        with ExitStack() as stack:
+            backend_url = stack.enter_context(serve_app(backend_app))
+            seen_url = stack.enter_context(databricks_url(backend_url)) if databricks_url else None
+            settings = settings.model_copy(update={"databricks_host": seen_url or backend_url})
+            api_url = stack.enter_context(serve_app(create_app(settings)))
+            api = stack.enter_context(
+                httpx.Client(
+                    base_url=api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+                )
+            )
+            backend = stack.enter_context(
+                httpx.Client(
+                    base_url=backend_url,
+                    headers={"Authorization": "Bearer local-dev-token"},
+                    timeout=30,
+                )
+            )
+            harness = Lockgate(settings, api, backend, sessions, smtp, tmp_path)
+            try:
+                yield harness
+            finally:
+                for worker in harness.workers:
+                    worker.stop()
         engine.dispose()

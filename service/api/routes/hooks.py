@@ -1,76 +1,165 @@
-"""Webhook endpoints: managing them (/api/v1/hooks) and receiving them (/hooks/{name})."""
+"""Webhook endpoints: managing them (/api/v1/hooks) and receiving them (/hooks/{name}).
+
+The receiving side lives in ``service.triggers.hook_delivery``; this module only turns
+HTTP into its inputs and its outcome into a response.
+"""
 
 from __future__ import annotations
 
-import json
 import secrets
+import threading
 import time
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import ApiKeyDep, SenderDep, SessionDep, SettingsDep
+from service.api.deps import AdminAccess, ReadAccess, SenderDep, SessionDep, SettingsDep
 from service.api.problems import Problem
-from service.store.models import Hook
+from service.runs.queue import TaskSender
+from service.settings import Settings
+from service.store.models import Hook, utcnow
 from service.store.repositories import workflows as workflows_repo
-from service.triggers import webhook
-from service.triggers.ledger import announce, record_trigger
+from service.triggers import hook_payload, webhook
+from service.triggers.hook_delivery import (
+    DeliveryOutcome,
+    DeliveryRefused,
+    HookDelivery,
+    receive_delivery,
+)
+from service.triggers.ledger import announce
+from service.triggers.rate_limit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 
 admin = APIRouter(prefix="/api/v1/hooks", tags=["hooks"])
 ingress = APIRouter(tags=["ingress"])
 
-MAX_BODY_BYTES = 1024 * 1024
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
 
 
-class HookCreate(BaseModel):
-    name: str = Field(pattern=NAME_PATTERN)
-    workflow: str
-    parameters: dict[str, str] = Field(
-        default_factory=dict,
-        description='run parameter → JSON path into the body, e.g. {"run_date": "$.date"}',
+class HookOptions(BaseModel):
+    parameters: dict[str, str] | None = Field(
+        default=None,
+        description='run parameter → source: "$.body.path", "header:Name" or "query:name"',
     )
-    secret: str | None = Field(default=None, min_length=16, max_length=200)
+    filters: list[dict[str, Any]] | None = Field(
+        default=None,
+        description='start runs only when every rule holds: {"path": "$.action", "equals": "x"}'
+        ' (or "one_of": [...], or "exists": true)',
+    )
+    delivery_id_header: str | None = Field(default=None, max_length=100)
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_body_bytes: int | None = Field(default=None, ge=1, le=100 * 1024 * 1024)
 
     @field_validator("parameters")
     @classmethod
-    def _paths_are_valid(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, path in value.items():
-            if not webhook.is_valid_path(path):
-                raise ValueError(f"parameter {name!r}: {path!r} is not a path like $.field.sub[0]")
+    def _sources_are_valid(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for name, source in (value or {}).items():
+            if not hook_payload.is_valid_source(source):
+                raise ValueError(
+                    f"parameter {name!r}: {source!r} is not $.field.sub[0], header:Name "
+                    "or query:name"
+                )
+        return value
+
+    @field_validator("filters")
+    @classmethod
+    def _filters_are_valid(cls, value: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+        problems = hook_payload.filter_problems(value or [])
+        if problems:
+            raise ValueError("; ".join(f"{path}: {message}" for path, message in problems))
         return value
 
 
+class HookCreate(HookOptions):
+    name: str = Field(pattern=NAME_PATTERN)
+    workflow: str | None = None
+    workflows: list[str] | None = Field(default=None, min_length=1, max_length=20)
+    verification: webhook.Verification = "lockgate"
+    secret: str | None = Field(default=None, min_length=16, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_target_form(self) -> HookCreate:
+        if (self.workflow is None) == (self.workflows is None):
+            raise ValueError("name the target as workflow (one) or workflows (a list)")
+        return self
+
+    @property
+    def targets(self) -> list[str]:
+        return list(dict.fromkeys(self.workflows or [self.workflow or ""]))
+
+
+class HookUpdate(HookOptions):
+    workflows: list[str] | None = Field(default=None, min_length=1, max_length=20)
+
+
+class SecretRotation(BaseModel):
+    secret: str | None = Field(default=None, min_length=16, max_length=200)
+    grace_seconds: int | None = Field(
+        default=None, ge=0, le=30 * 86_400, description="how long the old secret still verifies"
+    )
+
+
 def _public(hook: Hook) -> dict[str, Any]:
+    now = utcnow()
     return {
         "name": hook.name,
         "workflow": hook.workflow_name,
+        "workflows": hook.targets,
+        "verification": hook.verification,
         "parameters": hook.parameters,
+        "filters": hook.filters,
+        "delivery_id_header": hook.delivery_id_header,
+        "rate_limit_per_minute": hook.rate_limit_per_minute,
+        "max_body_bytes": hook.max_body_bytes,
+        "active_secrets": len(workflows_repo.active_hook_secrets(hook, now=now)),
+        "disabled": hook.disabled_at is not None,
         "url": f"/hooks/{hook.name}",
         "created_at": hook.created_at.isoformat(),
     }
 
 
+def _unknown_workflows(session: SessionDep, names: list[str], field: str) -> None:
+    errors = [
+        {
+            "path": f"$.{field}" if field == "workflow" else f"$.{field}[{i}]",
+            "message": "names no existing workflow",
+        }
+        for i, name in enumerate(names)
+        if workflows_repo.get_workflow_by_name(session, name=name) is None
+    ]
+    if errors:
+        raise Problem(422, "Unknown workflow", "a target names no existing workflow", errors=errors)
+
+
+def _hook_or_404(session: SessionDep, name: str) -> Hook:
+    hook = workflows_repo.get_hook(session, name=name)
+    if hook is None:
+        raise Problem(404, "Hook not found", f"no hook is named {name!r}")
+    return hook
+
+
 @admin.post("", status_code=201)
-def create_hook(body: HookCreate, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
-    if workflows_repo.get_workflow_by_name(session, name=body.workflow) is None:
-        raise Problem(
-            422,
-            "Unknown workflow",
-            f"no workflow is named {body.workflow!r}",
-            errors=[{"path": "$.workflow", "message": "names no existing workflow"}],
-        )
+def create_hook(body: HookCreate, session: SessionDep, _: AdminAccess) -> dict[str, Any]:
+    _unknown_workflows(session, body.targets, "workflows" if body.workflows else "workflow")
     if workflows_repo.get_hook(session, name=body.name) is not None:
         raise Problem(409, "Hook exists", f"a hook named {body.name!r} exists")
     secret = body.secret or secrets.token_hex(32)
     hook = workflows_repo.create_hook(
         session,
         name=body.name,
-        workflow_name=body.workflow,
+        workflow_name=body.targets[0],
+        workflow_names=body.targets,
         secret=secret,
-        parameters=body.parameters,
+        parameters=body.parameters or {},
+        verification=body.verification,
+        filters=body.filters,
+        delivery_id_header=body.delivery_id_header,
+        rate_limit_per_minute=body.rate_limit_per_minute,
+        max_body_bytes=body.max_body_bytes,
     )
     session.commit()
     # The only time the secret is returned.
@@ -78,86 +167,198 @@ def create_hook(body: HookCreate, session: SessionDep, _: ApiKeyDep) -> dict[str
 
 
 @admin.get("")
-def list_hooks(session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
+def list_hooks(session: SessionDep, _: ReadAccess) -> dict[str, Any]:
     return {"items": [_public(h) for h in workflows_repo.list_hooks(session)]}
 
 
 @admin.get("/{name}")
-def get_hook(name: str, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
-    hook = workflows_repo.get_hook(session, name=name)
-    if hook is None:
-        raise Problem(404, "Hook not found", f"no hook is named {name!r}")
+def get_hook(name: str, session: SessionDep, _: ReadAccess) -> dict[str, Any]:
+    return _public(_hook_or_404(session, name))
+
+
+@admin.patch("/{name}")
+def update_hook(name: str, body: HookUpdate, session: SessionDep, _: AdminAccess) -> dict[str, Any]:
+    hook = _hook_or_404(session, name)
+    given = body.model_fields_set
+    if body.workflows is not None:
+        _unknown_workflows(session, body.workflows, "workflows")
+        hook.workflow_names = list(dict.fromkeys(body.workflows))
+        hook.workflow_name = hook.workflow_names[0]
+    for field in ("parameters", "filters"):
+        if field in given and getattr(body, field) is not None:
+            setattr(hook, field, getattr(body, field))
+    for field in ("delivery_id_header", "rate_limit_per_minute", "max_body_bytes"):
+        if field in given:
+            setattr(hook, field, getattr(body, field))
+    session.commit()
+    return _public(hook)
+
+
+@admin.post("/{name}/rotate-secret")
+def rotate_secret(
+    name: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    _: AdminAccess,
+    body: SecretRotation | None = None,
+) -> dict[str, Any]:
+    hook = _hook_or_404(session, name)
+    body = body or SecretRotation()
+    grace = body.grace_seconds
+    if grace is None:
+        grace = settings.webhook_secret_grace_seconds
+    secret = body.secret or secrets.token_hex(32)
+    now = utcnow()
+    workflows_repo.rotate_hook_secret(
+        session, hook=hook, new_secret=secret, grace=timedelta(seconds=grace), now=now
+    )
+    session.commit()
+    return {
+        **_public(hook),
+        "secret": secret,
+        "previous_secret_valid_until": (now + timedelta(seconds=grace)).isoformat(),
+    }
+
+
+@admin.post("/{name}/disable")
+def disable_hook(name: str, session: SessionDep, _: AdminAccess) -> dict[str, Any]:
+    hook = _hook_or_404(session, name)
+    workflows_repo.set_hook_disabled(session, hook=hook, disabled=True, now=utcnow())
+    session.commit()
+    return _public(hook)
+
+
+@admin.post("/{name}/enable")
+def enable_hook(name: str, session: SessionDep, _: AdminAccess) -> dict[str, Any]:
+    hook = _hook_or_404(session, name)
+    workflows_repo.set_hook_disabled(session, hook=hook, disabled=False, now=utcnow())
+    session.commit()
     return _public(hook)
 
 
 @admin.delete("/{name}", status_code=204)
-def delete_hook(name: str, session: SessionDep, _: ApiKeyDep) -> None:
-    hook = workflows_repo.get_hook(session, name=name)
-    if hook is None:
-        raise Problem(404, "Hook not found", f"no hook is named {name!r}")
-    session.delete(hook)
+def delete_hook(name: str, session: SessionDep, _: AdminAccess) -> None:
+    session.delete(_hook_or_404(session, name))
     session.commit()
+
+
+_limiter_lock = threading.Lock()
+
+
+def _rate_limiter(request: Request, settings: Settings) -> RateLimiter:
+    """One limiter per app, made on first use (Redis when the app has one)."""
+    limiter: RateLimiter | None = getattr(request.app.state, "hook_rate_limiter", None)
+    if limiter is None:
+        with _limiter_lock:
+            limiter = getattr(request.app.state, "hook_rate_limiter", None)
+            if limiter is None:
+                limiter = (
+                    RedisRateLimiter(settings.redis_url, settings.queue_prefix)
+                    if settings.redis_url
+                    else InProcessRateLimiter()
+                )
+                request.app.state.hook_rate_limiter = limiter
+    return limiter
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it passes ``limit`` bytes (never buffered whole)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class _HookLimits:
+    hook_id: str
+    rate_limit_per_minute: int | None
+    max_body_bytes: int | None
+    read_at: float
+
+
+_LIMITS_TTL_SECONDS = 5.0
+_limits_cache: dict[tuple[int, str], _HookLimits] = {}
+
+
+def _hook_limits(request: Request, name: str) -> _HookLimits:
+    """A hook's limits, read at most every few seconds per process: they are needed
+    before the body is read, and the delivery's own transaction re-reads the hook (so
+    a deleted or disabled hook is refused at once; a changed limit applies within 5 s)."""
+    key = (id(request.app), name)
+    cached = _limits_cache.get(key)
+    if cached is not None and time.monotonic() - cached.read_at < _LIMITS_TTL_SECONDS:
+        return cached
+    with request.app.state.sessions() as session:
+        hook = workflows_repo.get_hook(session, name=name)
+        if hook is None:
+            raise Problem(404, "Hook not found", f"no hook is named {name!r}")
+        if hook.disabled_at is not None:
+            raise Problem(403, "Hook disabled", f"hook {name!r} is disabled")
+        limits = _HookLimits(
+            hook.id, hook.rate_limit_per_minute, hook.max_body_bytes, time.monotonic()
+        )
+    _limits_cache[key] = limits
+    return limits
 
 
 @ingress.post("/hooks/{name}", status_code=202)
 async def receive_hook(
-    name: str, request: Request, session: SessionDep, settings: SettingsDep, sender: SenderDep
+    name: str, request: Request, settings: SettingsDep, sender: SenderDep
 ) -> JSONResponse:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise Problem(413, "Body too large", f"the limit is {MAX_BODY_BYTES} bytes")
-    hook = workflows_repo.get_hook(session, name=name)
-    if hook is None:
-        raise Problem(404, "Hook not found", f"no hook is named {name!r}")
-    signature = request.headers.get(webhook.SIGNATURE_HEADER)
-    try:
-        webhook.verify(
-            secret=hook.secret,
-            timestamp=request.headers.get(webhook.TIMESTAMP_HEADER),
-            signature=signature,
-            body=raw,
-            now=time.time(),
-            tolerance_seconds=settings.webhook_tolerance_seconds,
-        )
-    except webhook.InvalidSignature as exc:
-        raise Problem(401, "Invalid signature", str(exc)) from exc
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise Problem(400, "Body is not JSON", f"the body could not be parsed: {exc}") from exc
-    try:
-        parameters = webhook.extract_parameters(hook.parameters, body)
-    except webhook.ParameterMappingError as exc:
-        raise Problem(
-            422, "Missing field", exc.message, errors=[{"path": exc.path, "message": exc.message}]
-        ) from exc
-    workflow = workflows_repo.get_workflow_by_name(session, name=hook.workflow_name)
-    if workflow is None:
-        raise Problem(
-            409,
-            "Workflow missing",
-            f"hook {name!r} names workflow {hook.workflow_name!r}, which is gone",
-        )
-    idempotency_key = request.headers.get(webhook.IDEMPOTENCY_HEADER)
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= 150:
-        raise Problem(400, "Bad Idempotency-Key", "it must be 1 to 150 characters")
-    # Without an Idempotency-Key the signature is the key, so a replay of the very same
-    # signed request within the tolerance window is recognised too.
-    dedupe_key = f"key:{idempotency_key}" if idempotency_key else f"sig:{signature}"
-    accepted = record_trigger(
-        session,
-        source="webhook",
-        source_name=hook.name,
-        dedupe_key=dedupe_key,
-        workflow_id=workflow.id,
-        payload=body if isinstance(body, dict) else {"body": body},
-        parameters=parameters,
+    limits = await run_in_threadpool(_hook_limits, request, name)
+    limit = limits.rate_limit_per_minute or settings.webhook_rate_limit_per_minute
+    if limit is not None:
+        limiter = _rate_limiter(request, settings)
+        decision = await run_in_threadpool(limiter.hit, limits.hook_id, limit)
+        if not decision.allowed:
+            raise Problem(
+                429,
+                "Too many requests",
+                f"hook {name!r} accepts {limit} deliveries a minute",
+                headers={"Retry-After": str(decision.retry_after_seconds)},
+            )
+    max_bytes = limits.max_body_bytes or settings.webhook_max_body_bytes
+    raw = await _read_body(request, max_bytes)
+    delivery = HookDelivery(
+        hook_name=name,
+        body=raw,
+        max_body_bytes=max_bytes,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        query=dict(request.query_params),
+        content_type=request.headers.get("content-type"),
     )
-    session.commit()
-    announce(sender, accepted)
-    headers = {} if accepted.created else {"Idempotent-Replayed": "true"}
-    return JSONResponse(
-        {"event_id": accepted.event_id, "duplicate": not accepted.created},
-        status_code=202,
-        headers=headers,
+    outcome = await run_in_threadpool(
+        _deliver, request.app.state.sessions, delivery, settings, sender
     )
+    headers = {"Idempotent-Replayed": "true"} if outcome.duplicate else {}
+    return JSONResponse(outcome.body(), status_code=202, headers=headers)
+
+
+def _deliver(
+    sessions: Any, delivery: HookDelivery, settings: Settings, sender: TaskSender
+) -> DeliveryOutcome:
+    """Records, commits, then announces (off the event loop: publishing blocks)."""
+    try:
+        outcome = receive_delivery(sessions, delivery, settings)
+    except DeliveryRefused as refused:
+        for accepted in refused.recorded:
+            announce(sender, accepted)
+        if refused.status == 404:
+            _limits_cache.clear()
+        raise Problem(
+            refused.status,
+            refused.title,
+            refused.detail,
+            errors=[{"path": refused.path, "message": refused.detail}] if refused.path else (),
+        ) from refused
+    for accepted in outcome.accepted:
+        announce(sender, accepted)
+    return outcome

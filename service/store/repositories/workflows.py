@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -71,9 +72,65 @@ def list_hooks(session: Session) -> list[Hook]:
 
 
 def create_hook(
-    session: Session, *, name: str, workflow_name: str, secret: str, parameters: dict[str, str]
+    session: Session,
+    *,
+    name: str,
+    workflow_name: str,
+    secret: str,
+    parameters: dict[str, str],
+    workflow_names: list[str] | None = None,
+    verification: str = "lockgate",
+    filters: list[dict[str, Any]] | None = None,
+    delivery_id_header: str | None = None,
+    rate_limit_per_minute: int | None = None,
+    max_body_bytes: int | None = None,
 ) -> Hook:
-    hook = Hook(name=name, workflow_name=workflow_name, secret=secret, parameters=parameters)
+    hook = Hook(
+        name=name,
+        workflow_name=workflow_name,
+        workflow_names=workflow_names or [workflow_name],
+        secret=secret,
+        previous_secrets=[],
+        verification=verification,
+        parameters=parameters,
+        filters=filters or [],
+        delivery_id_header=delivery_id_header,
+        rate_limit_per_minute=rate_limit_per_minute,
+        max_body_bytes=max_body_bytes,
+    )
     session.add(hook)
     session.flush()
     return hook
+
+
+def active_hook_secrets(hook: Hook, *, now: datetime) -> list[str]:
+    """The newest secret first, then older ones still inside their rotation grace."""
+    older = [
+        entry["secret"]
+        for entry in hook.previous_secrets
+        if datetime.fromisoformat(entry["expires_at"]) > now
+    ]
+    return [hook.secret, *older]
+
+
+def rotate_hook_secret(
+    session: Session, *, hook: Hook, new_secret: str, grace: timedelta, now: datetime
+) -> None:
+    """The new secret signs from now on; the current one (and older ones still in
+    their grace) keep verifying until ``now + grace``, so senders can switch over."""
+    kept = [
+        entry
+        for entry in hook.previous_secrets
+        if datetime.fromisoformat(entry["expires_at"]) > now
+    ]
+    if grace > timedelta(0):
+        kept.append({"secret": hook.secret, "expires_at": (now + grace).isoformat()})
+    hook.previous_secrets = kept
+    hook.secret = new_secret
+    hook.secret_rotated_at = now
+    session.flush()
+
+
+def set_hook_disabled(session: Session, *, hook: Hook, disabled: bool, now: datetime) -> None:
+    hook.disabled_at = now if disabled else None
+    session.flush()
