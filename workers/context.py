@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.databricks import DatabricksClient
 from service.runs.queue import TaskSender
+from service.runs.workspaces import WorkspaceClients
 from service.settings import Settings
 from service.store.db import make_engine, make_session_factory
 
@@ -31,13 +32,21 @@ class WorkerContext:
         return make_session_factory(self.engine)
 
     @cached_property
-    def databricks(self) -> DatabricksClient:
+    def workspaces(self) -> WorkspaceClients:
+        """A client per workspace profile, all spending from Redis-held request budgets."""
         with self._lock:
-            return DatabricksClient.from_settings(self.settings)
+            return WorkspaceClients.from_settings(self.settings)
+
+    @property
+    def databricks(self) -> DatabricksClient:
+        """The default workspace's client."""
+        return self.workspaces.get()
 
     @cached_property
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.redis_url or "")
+        return redis.Redis.from_url(
+            self.settings.redis_url or "", socket_timeout=5, socket_connect_timeout=5
+        )
 
     def key(self, name: str) -> str:
         return f"{self.settings.queue_prefix}:{name}"

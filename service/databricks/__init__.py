@@ -5,18 +5,23 @@ Import the error classes qualified where a name could be confused with a builtin
 """
 
 from service.databricks.auth import (
+    AZURE_MANAGEMENT_SCOPE,
     DATABRICKS_AZURE_SCOPE,
     LOCAL_BACKEND_TOKEN,
     AzureAdAuth,
     PatAuth,
+    auth_for_profile,
     auth_from_settings,
+    azure_credential_for,
 )
+from service.databricks.budget import RedisTokenBucket, RequestBudget, Unlimited
 from service.databricks.client import API_PREFIX, DatabricksClient, Endpoint, Replay
 from service.databricks.errors import (
     Aborted,
     AlreadyExists,
     ApiError,
     BadRequest,
+    BudgetExhausted,
     CapacityExceeded,
     ConnectError,
     ConnectionLost,
@@ -52,16 +57,25 @@ from service.databricks.models import (
     RunsPage,
     TaskRunInfo,
 )
+from service.databricks.profiles import (
+    DEFAULT_PROFILE,
+    UnknownWorkspaceProfile,
+    WorkspaceProfile,
+    workspace_profile,
+)
 
 __all__ = [
     "API_PREFIX",
+    "AZURE_MANAGEMENT_SCOPE",
     "DATABRICKS_AZURE_SCOPE",
+    "DEFAULT_PROFILE",
     "LOCAL_BACKEND_TOKEN",
     "Aborted",
     "AlreadyExists",
     "ApiError",
     "AzureAdAuth",
     "BadRequest",
+    "BudgetExhausted",
     "CapacityExceeded",
     "ConnectError",
     "ConnectTimeout",
@@ -81,7 +95,9 @@ __all__ = [
     "NotFound",
     "PatAuth",
     "PermissionDenied",
+    "RedisTokenBucket",
     "Replay",
+    "RequestBudget",
     "RequestLimitExceeded",
     "ResourceConflict",
     "ResourceDoesNotExist",
@@ -97,6 +113,12 @@ __all__ = [
     "TooManyRequests",
     "TransportError",
     "Unauthenticated",
+    "UnknownWorkspaceProfile",
+    "Unlimited",
+    "WorkspaceProfile",
+    "auth_for_profile",
     "auth_from_settings",
+    "azure_credential_for",
     "is_retryable",
+    "workspace_profile",
 ]

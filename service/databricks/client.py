@@ -5,8 +5,11 @@ Every call goes through one chokepoint, `DatabricksClient._request`, which
 - logs one INFO line per HTTP exchange (method, path, status, milliseconds) and never
   headers, tokens or bodies,
 - translates httpx exceptions and error responses into `errors` (``raise ... from exc``),
-- retries transient failures with tenacity: jittered exponential backoff, a server's
-  ``Retry-After`` honoured first, everything bounded by ``max_retry_seconds``.
+- takes one token from the workspace's shared request budget (`budget`) per HTTP
+  exchange, retries included, so however many runs are watched Lockgate stays under
+  the workspace's rate limits,
+- retries transient failures as `retrying` decides: jittered exponential backoff, a
+  server's ``Retry-After`` honoured first, everything bounded by ``max_retry_seconds``.
 
 In-process retries stay short (seconds) because the callers are Celery workers: a
 longer wait (a Retry-After beyond the budget, a capacity 429, an outage) surfaces as the
@@ -24,53 +27,31 @@ Which failures may be replayed depends on the endpoint (`Replay`):
 
 from __future__ import annotations
 
-import enum
 import logging
-import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_before_delay
 
-from service.databricks.auth import auth_from_settings
+from service.databricks.auth import auth_for_profile
+from service.databricks.budget import RequestBudget, Unlimited
 from service.databricks.errors import (
-    ConnectError,
-    CouldNotAcquireLock,
     DatabricksError,
     MalformedResponse,
-    TooManyRequests,
     api_error_from_response,
-    is_retryable,
     transport_error_from_httpx,
 )
 from service.databricks.models import JobsPage, RunInfo, RunOutput, RunsPage
+from service.databricks.profiles import workspace_profile
+from service.databricks.retrying import API_PREFIX, Endpoint, Replay, call_with_retries
 from service.settings import Settings
 
 __all__ = ["API_PREFIX", "DatabricksClient", "Endpoint", "Replay"]
 
 logger = logging.getLogger(__name__)
-
-API_PREFIX = "/api/2.2/"
-
-
-class Replay(enum.Enum):
-    """When a failed request may be sent again."""
-
-    SAFE = "safe"  # idempotent, or made idempotent by an idempotency token
-    UNSENT_ONLY = "unsent-only"  # only when Databricks surely did not act on it
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str  # relative to API_PREFIX
-    replay: Replay = Replay.SAFE
-
 
 JOBS_CREATE = Endpoint("POST", "jobs/create", Replay.UNSENT_ONLY)
 JOBS_RESET = Endpoint("POST", "jobs/reset")
@@ -83,18 +64,13 @@ RUNS_GET = Endpoint("GET", "jobs/runs/get")
 RUNS_LIST = Endpoint("GET", "jobs/runs/list")
 RUNS_CANCEL = Endpoint("POST", "jobs/runs/cancel")
 RUNS_GET_OUTPUT = Endpoint("GET", "jobs/runs/get-output")
-
-# Failures after which Databricks has certainly not acted on the request.
-_UNSENT_ERRORS = (ConnectError, TooManyRequests, CouldNotAcquireLock)
+# Not idempotent by token, but by latest_repair_id: a replayed repair of a run that was
+# already repaired names a stale latest_repair_id and Databricks refuses it.
+RUNS_REPAIR = Endpoint("POST", "jobs/runs/repair", Replay.UNSENT_ONLY)
 
 _MAX_IDEMPOTENCY_TOKEN_CHARS = 64
 # jobs/get and runs/get return at most 100 tasks per page; 1,000 tasks is the job limit.
 _MAX_PAGES = 20
-_BACKOFF_FIRST_SECONDS = 0.5
-_BACKOFF_MAX_SECONDS = 4.0
-_JITTER_SECONDS = 0.5
-# databricks-sdk waits 1 s on a rate limit without Retry-After; so do we, at least.
-_RATE_LIMIT_MIN_SECONDS = 1.0
 
 
 def _normalise_base_url(base_url: str) -> str:
@@ -127,21 +103,6 @@ def _check_idempotency_token(token: str) -> None:
         raise ValueError("idempotency_token must be 1 to 64 characters")
 
 
-def _wait_seconds(retry_state: RetryCallState) -> float:
-    exc = retry_state.outcome.exception() if retry_state.outcome else None
-    jitter = random.uniform(0, _JITTER_SECONDS)
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        # The server's hint is a floor; jitter spreads the workers it throttled at once.
-        return float(retry_after) + jitter
-    backoff = min(
-        _BACKOFF_MAX_SECONDS, _BACKOFF_FIRST_SECONDS * 2 ** (retry_state.attempt_number - 1)
-    )
-    if isinstance(exc, TooManyRequests):
-        backoff = max(backoff, _RATE_LIMIT_MIN_SECONDS)
-    return backoff + jitter
-
-
 class DatabricksClient:
     """The Jobs API calls Lockgate makes. Thread-safe; one per process is enough."""
 
@@ -154,8 +115,10 @@ class DatabricksClient:
         transport: httpx.BaseTransport | None = None,
         max_retry_seconds: float = 10.0,
         user_agent: str = "lockgate/0.1",
+        budget: RequestBudget | None = None,
     ) -> None:
         self._max_retry_seconds = max_retry_seconds
+        self._budget: RequestBudget = budget or Unlimited()
         self._http = httpx.Client(
             base_url=_normalise_base_url(base_url),
             auth=auth,
@@ -166,11 +129,16 @@ class DatabricksClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DatabricksClient:
+    def from_settings(
+        cls, settings: Settings, *, profile: str = "default", budget: RequestBudget | None = None
+    ) -> DatabricksClient:
+        """A client for one workspace profile (``default``: the LOCKGATE_DATABRICKS_* one)."""
+        workspace = workspace_profile(settings, profile)
         return cls(
-            settings.databricks_url,
-            auth_from_settings(settings),
+            workspace.host,
+            auth_for_profile(workspace),
             timeout=settings.databricks_timeout_seconds,
+            budget=budget,
         )
 
     def close(self) -> None:
@@ -302,6 +270,29 @@ class DatabricksClient:
         """Ask Databricks to cancel; it does so asynchronously."""
         self._request(RUNS_CANCEL, body={"run_id": run_id})
 
+    def repair_run(
+        self,
+        run_id: int,
+        *,
+        rerun_tasks: Sequence[str] | None = None,
+        rerun_all_failed_tasks: bool = False,
+        rerun_dependent_tasks: bool = True,
+        latest_repair_id: int | None = None,
+    ) -> int:
+        """Re-run tasks of an ended run in place; returns the repair id. Pass the last
+        repair id Lockgate recorded: Databricks refuses a stale one, which is what keeps
+        a replayed repair from running the tasks twice."""
+        if not rerun_tasks and not rerun_all_failed_tasks:
+            raise ValueError("name rerun_tasks or set rerun_all_failed_tasks")
+        body: dict[str, Any] = {"run_id": run_id, "rerun_dependent_tasks": rerun_dependent_tasks}
+        if rerun_tasks:
+            body["rerun_tasks"] = list(rerun_tasks)
+        if rerun_all_failed_tasks:
+            body["rerun_all_failed_tasks"] = True
+        if latest_repair_id is not None:
+            body["latest_repair_id"] = latest_repair_id
+        return self._int_field(RUNS_REPAIR, self._request(RUNS_REPAIR, body=body), "repair_id")
+
     def get_run_output(self, run_id: int) -> RunOutput:
         """Output of one task run (Databricks refuses a multi-task job run's id)."""
         return RunOutput.from_api(self._request(RUNS_GET_OUTPUT, params={"run_id": run_id}))
@@ -315,22 +306,11 @@ class DatabricksClient:
         params: Mapping[str, object] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        retrying = Retrying(
-            retry=retry_if_exception(lambda exc: self._may_retry(endpoint, exc)),
-            wait=_wait_seconds,
-            # Stops before a sleep that would end past the budget, so a Retry-After
-            # longer than the budget is raised at once for the caller to schedule.
-            stop=stop_before_delay(self._max_retry_seconds),
-            before_sleep=lambda state: self._log_retry(endpoint, state),
-            reraise=True,
+        return call_with_retries(
+            endpoint,
+            lambda: self._send_once(endpoint, params, body),
+            max_retry_seconds=self._max_retry_seconds,
         )
-        result: dict[str, Any] = retrying(self._send_once, endpoint, params, body)
-        return result
-
-    def _may_retry(self, endpoint: Endpoint, exc: BaseException) -> bool:
-        if is_retryable(exc) is None:
-            return False
-        return endpoint.replay is Replay.SAFE or isinstance(exc, _UNSENT_ERRORS)
 
     def _send_once(
         self,
@@ -339,6 +319,7 @@ class DatabricksClient:
         body: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
         method, path = endpoint.method, API_PREFIX + endpoint.path
+        self._budget.acquire()
         started = time.perf_counter()
         try:
             response = self._http.request(method, path, params=_query(params or {}), json=body)
@@ -393,20 +374,6 @@ class DatabricksClient:
                 "http_outcome": outcome,
                 "elapsed_ms": round(elapsed_ms, 1),
             },
-        )
-
-    @staticmethod
-    def _log_retry(endpoint: Endpoint, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        logger.warning(
-            "retrying %s %s%s in %.2f s (attempt %d failed: %s)",
-            endpoint.method,
-            API_PREFIX,
-            endpoint.path,
-            state.upcoming_sleep,
-            state.attempt_number,
-            is_retryable(exc) if exc else "unknown",
-            extra={"http_method": endpoint.method, "http_path": API_PREFIX + endpoint.path},
         )
 
     # -- response helpers ---------------------------------------------------------------

@@ -2,6 +2,7 @@
 
     DatabricksError                     everything this package raises
     ├── CredentialError                 no token could be obtained (Azure AD): fix the identity
+    ├── BudgetExhausted                 the workspace's request budget is spent: nothing sent, defer
     ├── TransportError                  no usable HTTP response: a network or protocol problem
     │   ├── ConnectError                the request never reached Databricks: always safe to retry
     │   │   └── ConnectTimeout          ... because connecting took too long (also a TimeoutError)
@@ -9,7 +10,8 @@
     │   └── ConnectionLost              the connection broke mid-exchange: may have been processed
     └── ApiError                        Databricks answered with an error status
         ├── BadRequest                  400: the request is wrong; fix it, never retry
-        │   ├── InvalidParameterValue
+        │   ├── InvalidParameterValue   (a missing job or run on jobs/get, runs/get is
+        │   │                            ResourceDoesNotExist, as databricks-sdk overrides)
         │   ├── InvalidState            e.g. repairing a run that is still active
         │   └── CouldNotAcquireLock     lock contention on the job: transient, retried
         ├── Unauthenticated             401: the token is missing, expired or revoked
@@ -48,7 +50,9 @@ tokens. Errors pickle (Celery may carry them between processes).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -59,6 +63,7 @@ __all__ = [
     "AlreadyExists",
     "ApiError",
     "BadRequest",
+    "BudgetExhausted",
     "CapacityExceeded",
     "ConnectError",
     "ConnectTimeout",
@@ -123,6 +128,11 @@ class DatabricksError(Exception):
 
 class CredentialError(DatabricksError):
     """An access token could not be obtained from the configured identity."""
+
+
+class BudgetExhausted(DatabricksError):
+    """No request token in the workspace's shared budget within the caller's maximum
+    wait. Nothing was sent; the caller parks the work and tries again later."""
 
 
 class TransportError(DatabricksError):
@@ -313,6 +323,51 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+@dataclass(frozen=True)
+class _Override:
+    """A documented exception to the code-then-status mapping (databricks-sdk's
+    ``errors/overrides.py``): Databricks reports a missing job or run on ``jobs/get`` and
+    ``jobs/runs/get`` as 400 INVALID_PARAMETER_VALUE "Job N does not exist.", and the
+    SDK re-maps exactly those to ResourceDoesNotExist. Only these listed (method, path,
+    status, code, message) shapes are re-mapped; message text decides nothing elsewhere."""
+
+    method: str
+    path: re.Pattern[str]
+    status: int
+    error_code: str
+    message: re.Pattern[str]
+    cls: type[ApiError]
+
+    def matches(self, method: str, path: str, status: int, code: str | None, msg: str) -> bool:
+        return (
+            method == self.method
+            and status == self.status
+            and code == self.error_code
+            and bool(self.path.match(path))
+            and bool(self.message.search(msg))
+        )
+
+
+_OVERRIDES: tuple[_Override, ...] = (
+    _Override(
+        "GET",
+        re.compile(r"^/api/2\.\d/jobs/get"),
+        400,
+        "INVALID_PARAMETER_VALUE",
+        re.compile(r"Job .* does not exist"),
+        ResourceDoesNotExist,
+    ),
+    _Override(
+        "GET",
+        re.compile(r"^/api/2\.\d/jobs/runs/get"),
+        400,
+        "INVALID_PARAMETER_VALUE",
+        re.compile(r"(Run .* does not exist|Run: .* in job: .* doesn't exist)"),
+        ResourceDoesNotExist,
+    ),
+)
+
+
 def api_error_from_response(
     *, method: str, path: str, status: int, body: bytes, headers: Mapping[str, str]
 ) -> ApiError:
@@ -321,6 +376,10 @@ def api_error_from_response(
     if len(message) > _MAX_MESSAGE_CHARS:
         message = message[:_MAX_MESSAGE_CHARS] + "..."
     cls = _error_class(status, error_code)
+    for override in _OVERRIDES:
+        if override.matches(method, path, status, error_code, message):
+            cls = override.cls
+            break
     return cls(
         message or f"HTTP {status}",
         method=method,

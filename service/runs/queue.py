@@ -21,6 +21,7 @@ SUBMIT_RUN = "lockgate.submit_run"
 POLL_RUNS = "lockgate.poll_runs"
 SWEEP = "lockgate.sweep"
 DELIVER_ALERT = "lockgate.deliver_alert"
+CANCEL_RUN = "lockgate.cancel_run"
 
 
 class TaskSender(Protocol):
@@ -43,7 +44,11 @@ def make_celery(settings: Settings, name: str = "lockgate") -> Celery:
         task_serializer="json",
         accept_content=["json"],
         task_ignore_result=True,
+        # A message is acknowledged when its task is done, and handed out again if the
+        # worker process died holding it: every task is safe to run twice (claims by
+        # conditional update, idempotency tokens), so redelivery is the safe side.
         task_acks_late=True,
+        task_reject_on_worker_lost=True,
         # The CLI configures logging once; Celery must not replace it.
         worker_hijack_root_logger=False,
         worker_prefetch_multiplier=1,
@@ -52,7 +57,10 @@ def make_celery(settings: Settings, name: str = "lockgate") -> Celery:
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2},
         broker_transport_options={
             "global_keyprefix": f"{settings.queue_prefix}:",
-            "visibility_timeout": 3600,
+            # Longer than any task holds its message (submissions take seconds; a poll
+            # sweep is bounded by its lock), so a slow task is never handed out twice
+            # while still running; waits longer than this live in the database.
+            "visibility_timeout": settings.task_visibility_timeout_seconds,
         },
     )
     return app

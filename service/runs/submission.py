@@ -1,32 +1,76 @@
-"""Run → Databricks run.
+"""Run → Databricks run: a first submission, a resubmission, or a repair.
 
 Invariants kept here:
-- every run-now carries ``idempotency_token(run)``, derived from the run id and attempt,
-  so a worker that dies after Databricks accepted the call and is retried gets the same
-  Databricks run back, never a second one;
+- every run-now and runs/submit carries ``idempotency_token(run)``, derived from the
+  run id and attempt, so a worker that dies after Databricks accepted the call and is
+  retried gets the same Databricks run back, never a second one; a new attempt gets a
+  new token, so a resubmission makes exactly one new run;
+- a repair is sent with the ``latest_repair_id`` Lockgate recorded, and before sending
+  the run's repair history is read: a repair made by a worker that died before
+  recording it is adopted, not made again;
+- the submission is recorded before the call (the run is claimed ``submitting``) and
+  after it (``pending`` with the Databricks run id, and an attempt row);
 - jobs/create has no idempotency token, so before creating a job we look for one tagged
   with the workflow's id, and the binding is recorded with a conditional update: the
-  worker that loses a creation race deletes its duplicate.
+  worker that loses a creation race deletes its duplicate. A job deleted in the
+  workspace is noticed (jobs/get says it does not exist), unbound and made again.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+import random
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.databricks import ApiError, DatabricksClient, is_retryable
+from service.databricks import (
+    ApiError,
+    BudgetExhausted,
+    CapacityExceeded,
+    DatabricksClient,
+    InvalidParameterValue,
+    NotFound,
+    is_retryable,
+)
+from service.databricks.profiles import UnknownWorkspaceProfile
 from service.runs.finishing import finish_run
-from service.store.models import Run, RunStatus, Workflow
+from service.runs.job_mode import (
+    WORKFLOW_ID_TAG,
+    JobBindingLost,
+    ensure_job,
+    find_tagged_job,
+    job_is_gone,
+    run_now,
+)
+from service.runs.one_time import one_time_payload
+from service.runs.options import engine_options
+from service.runs.repairing import RunStillActive, repair_in_databricks
+from service.runs.workspaces import WorkspaceClients
+from service.settings import Settings, get_settings
+from service.store.models import Run, RunStatus, Workflow, utcnow
 from service.store.repositories import runs as runs_repo
-from service.store.repositories import workflows as workflows_repo
 from service.workflows import WorkflowInvalid, parse_workflow
 
 log = logging.getLogger(__name__)
 
-WORKFLOW_ID_TAG = "lockgate_workflow_id"
+__all__ = [
+    "WORKFLOW_ID_TAG",
+    "SubmissionPlan",
+    "SubmissionRejected",
+    "SubmitOutcome",
+    "find_tagged_job",
+    "idempotency_token",
+    "plan_submission",
+    "send_to_databricks",
+    "start_in_databricks",
+    "submit_run",
+]
+# How long a run Databricks has no capacity for waits before it is tried again.
+_CAPACITY_WAIT_SECONDS = 30.0
+_TASK_SUCCESS = frozenset({"SUCCESS", "SUCCESS_WITH_FAILURES", "EXCLUDED"})
 
 
 def idempotency_token(run: Run) -> str:
@@ -45,12 +89,23 @@ class SubmissionPlan:
     job_settings: dict[str, Any]
     job_parameter_names: tuple[str, ...]
     parameters: dict[str, str]
+    attempt: int = 1
+    mode: Literal["job", "one_time"] = "job"
+    workspace: str = "default"
+    timeout_seconds: float = 0.0
+    # Repairs only: the run to repair, the repair id last recorded, the tasks to re-run.
+    repair: bool = False
+    databricks_run_id: int | None = None
+    latest_repair_id: int | None = None
+    rerun_tasks: tuple[str, ...] = ()
+    cancel_requested: bool = False
 
 
 @dataclass(frozen=True)
 class SubmitOutcome:
     databricks_run_id: int | None = None
     alert_delivery_ids: tuple[str, ...] = ()
+    parked_until: datetime | None = None
 
 
 class SubmissionRejected(Exception):
@@ -58,31 +113,83 @@ class SubmissionRejected(Exception):
 
 
 def submit_run(
-    sessions: sessionmaker[Session], client: DatabricksClient, *, run_id: str
+    sessions: sessionmaker[Session],
+    clients: WorkspaceClients | DatabricksClient,
+    *,
+    run_id: str,
+    settings: Settings | None = None,
 ) -> SubmitOutcome:
-    """Submits one run. A refused run ends in ``error`` and is alerted like a failure.
+    """Submits (or repairs) one run. A refused run ends in ``error`` and is alerted.
 
     Transient Databricks errors propagate so the task can retry; the run stays in
-    ``submitting`` and the sweeper pushes it again if every retry is lost.
+    ``submitting`` and the sweeper pushes it again if every retry is lost. A run
+    Databricks has no capacity for, or that the request budget cannot afford now, is
+    parked (``next_attempt_at``) rather than failed.
     """
+    if isinstance(clients, DatabricksClient):
+        clients = WorkspaceClients.single(clients)
     with sessions.begin() as session:
         if not runs_repo.claim_for_submission(session, run_id=run_id):
             return SubmitOutcome()
-        plan = plan_submission(session, run_id=run_id)
+        plan = plan_submission(session, run_id=run_id, settings=settings)
     if plan is None:
         return _reject(sessions, run_id=run_id, message=None)
     try:
-        job_id, databricks_run_id = send_to_databricks(sessions, client, plan)
-    except (ApiError, SubmissionRejected) as exc:
+        client = clients.get(plan.workspace)
+        if plan.repair:
+            job_id, databricks_run_id, repair_id = repair_in_databricks(client, plan)
+        else:
+            job_id, databricks_run_id = start_in_databricks(sessions, client, plan)
+            repair_id = None
+    except (CapacityExceeded, BudgetExhausted) as exc:
+        wait = exc.retry_after or _CAPACITY_WAIT_SECONDS
+        until = utcnow() + timedelta(seconds=wait * (1 + 0.2 * random.random()))
+        with sessions.begin() as session:
+            runs_repo.park_submission(session, run_id=run_id, until=until, reason=str(exc))
+        log.info("run parked until %s: %s", until.isoformat(), exc, extra={"run_id": run_id})
+        return SubmitOutcome(parked_until=until)
+    except (
+        ApiError,
+        SubmissionRejected,
+        JobBindingLost,
+        RunStillActive,
+        UnknownWorkspaceProfile,
+        ValueError,
+    ) as exc:
         if isinstance(exc, ApiError) and is_retryable(exc):
             raise
         log.warning("run rejected: %s", exc, extra={"run_id": run_id})
         return _reject(sessions, run_id=run_id, message=str(exc))
+    deadline = (
+        utcnow() + timedelta(seconds=plan.timeout_seconds) if plan.timeout_seconds > 0 else None
+    )
     with sessions.begin() as session:
-        runs_repo.record_submission(
-            session, run_id=run_id, databricks_job_id=job_id, databricks_run_id=databricks_run_id
+        recorded = runs_repo.record_submission(
+            session,
+            run_id=run_id,
+            databricks_job_id=job_id,
+            databricks_run_id=databricks_run_id,
+            deadline_at=deadline,
+            repair_id=repair_id,
         )
-    log.info("run submitted", extra={"run_id": run_id, "databricks_run_id": databricks_run_id})
+        if recorded:
+            runs_repo.record_attempt_started(
+                session,
+                run_id=run_id,
+                attempt=plan.attempt,
+                kind="repair"
+                if plan.repair
+                else ("submit" if plan.mode == "one_time" else "run-now"),
+                databricks_run_id=databricks_run_id,
+                repair_id=repair_id,
+            )
+    if plan.cancel_requested:
+        # Cancelled while the call was in flight: pass the cancel on now.
+        clients.get(plan.workspace).cancel_run(databricks_run_id)
+    log.info(
+        "run submitted",
+        extra={"run_id": run_id, "databricks_run_id": databricks_run_id, "attempt": plan.attempt},
+    )
     return SubmitOutcome(databricks_run_id=databricks_run_id)
 
 
@@ -97,18 +204,11 @@ def _reject(sessions: sessionmaker[Session], *, run_id: str, message: str | None
         return SubmitOutcome(alert_delivery_ids=tuple(finish_run(session, run=run)))
 
 
-def send_to_databricks(
-    sessions: sessionmaker[Session], client: DatabricksClient, plan: SubmissionPlan
-) -> tuple[int, int]:
-    """Makes sure the workflow's job exists and is current, then starts it; returns
-    (job id, run id). Safe to repeat: the run-now carries the plan's idempotency token."""
-    job_id = _ensure_job(sessions, client, plan)
-    return job_id, _run_now(client, plan, job_id)
-
-
-def plan_submission(session: Session, *, run_id: str) -> SubmissionPlan | None:
+def plan_submission(
+    session: Session, *, run_id: str, settings: Settings | None = None
+) -> SubmissionPlan | None:
     """Reads what a submission needs; None (with the run ended in error) if it can't be."""
-    run = runs_repo.get_run(session, run_id=run_id)
+    run = runs_repo.get_run(session, run_id=run_id, with_tasks=True)
     if run is None:
         return None
     workflow = session.get(Workflow, run.workflow_id)
@@ -117,12 +217,16 @@ def plan_submission(session: Session, *, run_id: str) -> SubmissionPlan | None:
         return None
     try:
         definition = parse_workflow(workflow.source)
+        options = engine_options(definition, settings or get_settings())
     except WorkflowInvalid as exc:
         message = "; ".join(f"{e.path}: {e.message}" for e in exc.errors)
         runs_repo.record_submission_error(session, run_id=run_id, message=message)
         return None
     job_settings = definition.to_job_settings()
     job_settings.setdefault("tags", {})[WORKFLOW_ID_TAG] = workflow.id
+    repair = run.retry_mode == "repair" and run.databricks_run_id is not None
+    if run.workspace != options.workspace and not repair:
+        run.workspace = options.workspace
     return SubmissionPlan(
         run_id=run.id,
         token=idempotency_token(run),
@@ -134,61 +238,62 @@ def plan_submission(session: Session, *, run_id: str) -> SubmissionPlan | None:
         job_settings=job_settings,
         job_parameter_names=definition.job_parameter_names,
         parameters={str(k): str(v) for k, v in run.parameters.items()},
+        attempt=run.attempt,
+        mode=options.mode,
+        # A repair goes to the workspace the run is in, whatever the workflow says now.
+        workspace=run.workspace if repair else options.workspace,
+        timeout_seconds=options.timeout_seconds,
+        repair=repair,
+        databricks_run_id=run.databricks_run_id if repair else None,
+        latest_repair_id=run.latest_repair_id,
+        rerun_tasks=tuple(
+            t.task_key for t in run.tasks if t.result_state and t.result_state not in _TASK_SUCCESS
+        ),
+        cancel_requested=run.cancel_requested_at is not None and run.cancel_reason == "user",
     )
 
 
-def _ensure_job(
+# -- first submissions and resubmissions ---------------------------------------------------
+
+
+def start_in_databricks(
     sessions: sessionmaker[Session], client: DatabricksClient, plan: SubmissionPlan
-) -> int:
-    if plan.job_id is not None:
-        if plan.synced_version != plan.workflow_version:
-            client.reset_job(plan.job_id, plan.job_settings)
-            with sessions.begin() as session:
-                workflows_repo.mark_job_synced(
-                    session, workflow_id=plan.workflow_id, version=plan.workflow_version
-                )
-        return plan.job_id
-    job_id = _find_tagged_job(client, plan)
-    if job_id is None:
-        job_id = client.create_job(plan.job_settings)
-    else:
-        client.reset_job(job_id, plan.job_settings)
-    with sessions.begin() as session:
-        won = workflows_repo.claim_job_binding(
-            session, workflow_id=plan.workflow_id, job_id=job_id, version=plan.workflow_version
+) -> tuple[int | None, int]:
+    """Starts the plan's run in its mode; returns (job id, or None for a one-time run,
+    run id). Safe to repeat: the call carries the plan's idempotency token."""
+    if plan.mode == "one_time":
+        payload = one_time_payload(plan.job_settings, plan.parameters)
+        return None, client.submit_run(payload, idempotency_token=plan.token)
+    return send_to_databricks(sessions, client, plan)
+
+
+def send_to_databricks(
+    sessions: sessionmaker[Session], client: DatabricksClient, plan: SubmissionPlan
+) -> tuple[int, int]:
+    """Job mode: makes sure the workflow's job exists and is current, then starts it;
+    returns (job id, run id). Safe to repeat: run-now carries the plan's token."""
+    for _ in range(2):
+        job_id: int | None = None
+        try:
+            job_id = ensure_job(sessions, client, plan)
+            return job_id, run_now(client, plan, job_id)
+        except (InvalidParameterValue, NotFound):
+            suspect = job_id if job_id is not None else plan.job_id
+            if suspect is None or not job_is_gone(client, suspect):
+                raise
+        log.warning(
+            "job %s of workflow %s was deleted in the workspace; making it again",
+            suspect,
+            plan.workflow_name,
+            extra={"run_id": plan.run_id},
         )
-    if won:
-        return job_id
-    with sessions.begin() as session:
-        workflow = session.get(Workflow, plan.workflow_id)
-        bound = workflow.databricks_job_id if workflow else None
-    if bound is None:
-        raise SubmissionRejected("workflow was deleted while its job was being created")
-    if bound != job_id:
-        client.delete_job(job_id)
-    return bound
-
-
-def _find_tagged_job(client: DatabricksClient, plan: SubmissionPlan) -> int | None:
-    page_token: str | None = None
-    while True:
-        page = client.list_jobs(name=plan.workflow_name, page_token=page_token)
-        for job in page.jobs:
-            tags = job.get("settings", {}).get("tags") or {}
-            if tags.get(WORKFLOW_ID_TAG) == plan.workflow_id:
-                return int(job["job_id"])
-        if not page.next_page_token:
-            return None
-        page_token = page.next_page_token
-
-
-def _run_now(client: DatabricksClient, plan: SubmissionPlan, job_id: int) -> int:
-    if plan.job_parameter_names:
-        return client.run_now(
-            job_id, idempotency_token=plan.token, job_parameters=plan.parameters or None
-        )
-    # Jobs without job-level parameters take the legacy per-task form, which overrides
-    # notebook base_parameters key by key (Databricks refuses to mix the two forms).
-    return client.run_now(
-        job_id, idempotency_token=plan.token, notebook_params=plan.parameters or None
-    )
+        with sessions.begin() as session:
+            runs_repo.forget_job_binding(session, workflow_id=plan.workflow_id, job_id=suspect)
+            workflow = session.get(Workflow, plan.workflow_id)
+            # Another worker may have bound a new job meanwhile: use it if so.
+            plan = replace(
+                plan,
+                job_id=workflow.databricks_job_id if workflow else None,
+                synced_version=workflow.synced_version if workflow else None,
+            )
+    raise SubmissionRejected("the workflow's Databricks job was deleted again while re-made")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -81,7 +82,7 @@ def test_error_mapping(
     expected: type[ApiError],
     reason: str | None,
 ) -> None:
-    server.on("GET", RUNS_GET, Reply(status, body(code, "Run 7 does not exist.")))
+    server.on("GET", RUNS_GET, Reply(status, body(code, "Run 7 is not what you want.")))
     with pytest.raises(ApiError) as info:
         make_client(max_retry_seconds=0).get_run(7)
     error = info.value
@@ -92,7 +93,7 @@ def test_error_mapping(
         status,
         code,
     )
-    assert error.message == "Run 7 does not exist."
+    assert error.message == "Run 7 is not what you want."
     assert str(error).startswith(f"GET {RUNS_GET} -> {status}")
     assert is_retryable(error) == reason
 
@@ -222,3 +223,50 @@ def test_error_messages_never_carry_the_token(
     with pytest.raises(databricks.Unauthenticated) as info:
         make_client().get_run(1)
     assert TEST_TOKEN not in str(info.value) and TEST_TOKEN not in repr(info.value)
+
+
+# The documented overrides (databricks-sdk errors/overrides.py): a missing job or run on
+# jobs/get and jobs/runs/get comes as 400 INVALID_PARAMETER_VALUE; only those are re-mapped.
+OVERRIDE_TABLE: list[tuple[str, str, str, type[ApiError]]] = [
+    ("GET", "/api/2.2/jobs/get", "Job 5 does not exist.", databricks.ResourceDoesNotExist),
+    ("GET", "/api/2.1/jobs/get", "Job 5 does not exist.", databricks.ResourceDoesNotExist),
+    ("GET", "/api/2.2/jobs/runs/get", "Run 7 does not exist.", databricks.ResourceDoesNotExist),
+    (
+        "GET",
+        "/api/2.2/jobs/runs/get",
+        "Run: 7 in job: 5 doesn't exist",
+        databricks.ResourceDoesNotExist,
+    ),
+    # Same message, an endpoint the override does not name: the code decides.
+    ("POST", "/api/2.2/jobs/run-now", "Job 5 does not exist.", databricks.InvalidParameterValue),
+    ("GET", "/api/2.2/jobs/get", "Job settings are invalid", databricks.InvalidParameterValue),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "message", "expected"), OVERRIDE_TABLE)
+def test_documented_overrides(
+    method: str, path: str, message: str, expected: type[ApiError]
+) -> None:
+    from service.databricks.errors import api_error_from_response
+
+    error = api_error_from_response(
+        method=method,
+        path=path,
+        status=400,
+        body=json.dumps(body("INVALID_PARAMETER_VALUE", message)).encode(),
+        headers={},
+    )
+    assert type(error) is expected
+    assert error.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_a_deleted_job_reads_as_resource_does_not_exist(
+    server: FixtureServer, make_client: MakeClient
+) -> None:
+    server.on(
+        "GET",
+        "/api/2.2/jobs/get",
+        Reply(400, body("INVALID_PARAMETER_VALUE", "Job 5 does not exist.")),
+    )
+    with pytest.raises(databricks.ResourceDoesNotExist):
+        make_client(max_retry_seconds=0).get_job(5)

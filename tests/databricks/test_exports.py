@@ -8,6 +8,8 @@ from service import databricks
 def test_public_names() -> None:
     assert set(databricks.__all__) == {
         "API_PREFIX",
+        "AZURE_MANAGEMENT_SCOPE",
+        "DEFAULT_PROFILE",
         "DATABRICKS_AZURE_SCOPE",
         "LOCAL_BACKEND_TOKEN",
         "Aborted",
@@ -15,6 +17,7 @@ def test_public_names() -> None:
         "ApiError",
         "AzureAdAuth",
         "BadRequest",
+        "BudgetExhausted",
         "CapacityExceeded",
         "ConnectError",
         "ConnectTimeout",
@@ -34,7 +37,9 @@ def test_public_names() -> None:
         "NotFound",
         "PatAuth",
         "PermissionDenied",
+        "RedisTokenBucket",
         "Replay",
+        "RequestBudget",
         "RequestLimitExceeded",
         "ResourceConflict",
         "ResourceDoesNotExist",
@@ -50,8 +55,14 @@ def test_public_names() -> None:
         "TooManyRequests",
         "TransportError",
         "Unauthenticated",
+        "UnknownWorkspaceProfile",
+        "Unlimited",
+        "WorkspaceProfile",
+        "auth_for_profile",
         "auth_from_settings",
+        "azure_credential_for",
         "is_retryable",
+        "workspace_profile",
     }
     missing = [name for name in databricks.__all__ if not hasattr(databricks, name)]
     assert missing == []

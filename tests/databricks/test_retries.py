@@ -83,7 +83,7 @@ def test_400_is_not_retried(server: FixtureServer, make_client: MakeClient) -> N
     server.on(
         "GET",
         RUNS_GET,
-        Reply(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "Run 1 does not exist"}),
+        Reply(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "run_id is negative"}),
     )
     with pytest.raises(databricks.InvalidParameterValue):
         make_client(max_retry_seconds=10).get_run(1)

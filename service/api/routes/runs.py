@@ -11,8 +11,10 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from service.api.deps import ApiKeyDep, SenderDep, SessionDep
+from service.api.deps import ApiKeyDep, SenderDep, SessionDep, TriggerAccess
 from service.api.problems import Problem
+from service.runs.control import request_cancel, request_repair
+from service.runs.queue import CANCEL_RUN, DELIVER_ALERT, SUBMIT_RUN
 from service.store.models import Run, Workflow
 from service.store.repositories import alerts as alerts_repo
 from service.store.repositories import runs as runs_repo
@@ -48,6 +50,10 @@ def _run_summary(run: Run, workflow_name: str | None = None) -> dict[str, Any]:
         "submitted_at": _iso(run.submitted_at),
         "started_at": _iso(run.started_at),
         "ended_at": _iso(run.ended_at),
+        "next_attempt_at": _iso(run.next_attempt_at),
+        "retry_mode": run.retry_mode,
+        "workspace": run.workspace,
+        "cancel_reason": run.cancel_reason,
     }
 
 
@@ -148,8 +154,25 @@ def get_run(run_id: str, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
                 "error": t.error,
                 "started_at": _iso(t.started_at),
                 "ended_at": _iso(t.ended_at),
+                "duration_ms": t.duration_ms,
+                "termination_code": t.termination_code,
             }
             for t in run.tasks
+        ],
+        "attempts": [
+            {
+                "attempt": a.attempt,
+                "kind": a.kind,
+                "databricks_run_id": a.databricks_run_id,
+                "repair_id": a.repair_id,
+                "started_at": _iso(a.started_at),
+                "ended_at": _iso(a.ended_at),
+                "result_state": a.result_state,
+                "termination_code": a.termination_code,
+                "decision": a.decision,
+                "decision_reason": a.decision_reason,
+            }
+            for a in runs_repo.list_attempts(session, run_id=run.id)
         ],
         "alerts": [
             {
@@ -163,4 +186,45 @@ def get_run(run_id: str, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
             }
             for d in alerts_repo.list_deliveries(session, run_id=run.id)
         ],
+    }
+
+
+@router.post("/runs/{run_id}/cancel", status_code=202)
+def cancel_run(
+    run_id: str, session: SessionDep, sender: SenderDep, _: TriggerAccess
+) -> dict[str, Any]:
+    """Cancels a run. Not yet at Databricks: cancelled at once (200-like body, status
+    ``canceled``); at Databricks: the cancel is recorded and sent (``requested``); the run
+    ends when Databricks says so."""
+    outcome = request_cancel(session, run_id=run_id)
+    if outcome.status == "missing":
+        raise Problem(404, "Run not found", f"no run has id {run_id!r}")
+    if outcome.status == "already-ended":
+        raise Problem(409, "Run already ended", "an ended run cannot be cancelled")
+    session.commit()
+    if outcome.status == "requested":
+        sender.send(CANCEL_RUN, run_id)
+    for delivery_id in outcome.alert_delivery_ids:
+        sender.send(DELIVER_ALERT, delivery_id)
+    return {"id": run_id, "cancel": outcome.status}
+
+
+@router.post("/runs/{run_id}/repair", status_code=202)
+def repair_run(
+    run_id: str, session: SessionDep, sender: SenderDep, _: TriggerAccess
+) -> dict[str, Any]:
+    """Re-runs a failed or cancelled run's failed tasks and their dependents, in the same
+    Databricks run, as the run's next attempt."""
+    request = request_repair(session, run_id=run_id)
+    if request.reason == "missing":
+        raise Problem(404, "Run not found", f"no run has id {run_id!r}")
+    if not request.accepted:
+        raise Problem(409, "Run cannot be repaired", request.reason or "")
+    session.commit()
+    sender.send(SUBMIT_RUN, run_id)
+    run = runs_repo.get_run(session, run_id=run_id)
+    return {
+        "id": run_id,
+        "status": run.status if run else None,
+        "attempt": run.attempt if run else None,
     }

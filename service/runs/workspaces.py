@@ -1,0 +1,71 @@
+"""One Databricks client per workspace profile, each metered by that workspace's shared
+request budget (a Redis token bucket: every worker spends from the same one)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import redis
+
+from service.databricks import DatabricksClient
+from service.databricks.budget import RedisTokenBucket, RequestBudget, budget_redis
+from service.databricks.profiles import workspace_profile
+from service.settings import Settings
+
+
+def budget_key(settings: Settings, profile: str) -> str:
+    return f"{settings.queue_prefix}:budget:{profile}"
+
+
+class WorkspaceClients:
+    """Clients built on first use, one per profile name, shared by the process' threads."""
+
+    def __init__(self, factory: Callable[[str], DatabricksClient]) -> None:
+        self._factory = factory
+        self._clients: dict[str, DatabricksClient] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, redis_client: redis.Redis | None = None
+    ) -> WorkspaceClients:
+        if redis_client is None and settings.redis_url:
+            redis_client = budget_redis(settings.redis_url)
+
+        def build(profile: str) -> DatabricksClient:
+            workspace = workspace_profile(settings, profile)
+            budget: RequestBudget | None = None
+            if redis_client is not None:
+                budget = RedisTokenBucket(
+                    redis_client,
+                    budget_key(settings, workspace.name),
+                    rate=workspace.requests_per_second,
+                    burst=workspace.request_burst,
+                    max_wait_seconds=settings.databricks_budget_max_wait_seconds,
+                )
+            return DatabricksClient.from_settings(settings, profile=profile, budget=budget)
+
+        return cls(build)
+
+    @classmethod
+    def single(cls, client: DatabricksClient) -> WorkspaceClients:
+        """Every profile answered by one client (tests, one-workspace tools)."""
+        return cls(lambda _profile: client)
+
+    def get(self, profile: str = "default") -> DatabricksClient:
+        with self._lock:
+            client = self._clients.get(profile)
+            if client is None:
+                client = self._clients[profile] = self._factory(profile)
+            return client
+
+    def profiles(self) -> list[str]:
+        with self._lock:
+            return list(self._clients)
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in {id(c): c for c in clients}.values():
+            client.close()
