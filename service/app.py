@@ -7,8 +7,20 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.api.entra import EntraVerifier
 from service.api.problems import install_problem_handlers
-from service.api.routes import channels, events, hooks, runs, workflows
+from service.api.routes import (
+    alerts,
+    channels,
+    eventgrid,
+    events,
+    health,
+    hooks,
+    keys,
+    runs,
+    workflows,
+)
+from service.api.routes import triggers as trigger_sources
 from service.runs.queue import CeleryTaskSender, TaskSender, make_celery
 from service.settings import Settings
 from service.store.db import make_engine, make_session_factory
@@ -20,6 +32,7 @@ def create_app(settings: Settings, *, task_sender: TaskSender | None = None) -> 
         engine = make_engine(settings.resolved_database_url)
         app.state.settings = settings
         app.state.sessions = make_session_factory(engine)
+        app.state.entra = EntraVerifier.from_settings(settings)
         celery = None
         if task_sender is None:
             celery = make_celery(settings, name="lockgate-api")
@@ -37,13 +50,14 @@ def create_app(settings: Settings, *, task_sender: TaskSender | None = None) -> 
     install_problem_handlers(app)
     app.include_router(workflows.router)
     app.include_router(runs.router)
+    app.include_router(keys.router)
+    app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(channels.router)
+    app.include_router(alerts.router)
     app.include_router(hooks.admin)
     app.include_router(hooks.ingress)
-
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    app.include_router(eventgrid.router)
+    app.include_router(trigger_sources.router)
 
     return app

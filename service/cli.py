@@ -17,6 +17,7 @@ from service.settings import get_settings
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
     help="Lockgate: start Databricks runs from webhooks, files and schedules, exactly once.",
 )
 
@@ -105,20 +106,45 @@ def migrate() -> None:
 
 
 @app.command("create-key")
-def create_key(name: str) -> None:
-    """Create an API key and print it (it is shown once)."""
+def create_key(
+    name: str,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="read, trigger or admin (repeatable)")
+    ] = None,
+) -> None:
+    """Create an API key and print it (it is shown once). Default scope: admin."""
+    from service.api.access import normalise_scopes
     from service.api.keys import new_api_key
     from service.store.db import make_engine, make_session_factory
     from service.store.migrate import upgrade
     from service.store.repositories.api_keys import add_api_key
 
+    try:
+        scopes = normalise_scopes(scope or ["admin"])
+    except ValueError as exc:
+        _fail(str(exc))
     settings = get_settings()
     upgrade(settings.resolved_database_url)
     sessions = make_session_factory(make_engine(settings.resolved_database_url))
     plaintext, prefix, key_hash = new_api_key()
     with sessions.begin() as session:
-        add_api_key(session, name=name, prefix=prefix, key_hash=key_hash)
+        add_api_key(session, name=name, prefix=prefix, key_hash=key_hash, scopes=scopes)
     typer.echo(plaintext)
+
+
+@app.command("revoke-key")
+def revoke_key(key_id: str) -> None:
+    """Revoke an API key by id (see GET /api/v1/keys)."""
+    from service.store.db import make_engine, make_session_factory
+    from service.store.models import utcnow
+    from service.store.repositories.api_keys import revoke_key as revoke
+
+    settings = get_settings()
+    sessions = make_session_factory(make_engine(settings.resolved_database_url))
+    with sessions.begin() as session:
+        if not revoke(session, key_id=key_id, at=utcnow()):
+            _fail(f"no active key has id {key_id!r}")
+    typer.echo(f"revoked {key_id}")
 
 
 @app.command()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +33,20 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     public_url: str | None = None
+
+    # API access: API keys always; Entra ID (Azure AD) bearer tokens when a tenant is set.
+    entra_tenant_id: str | None = None
+    entra_audience: str | None = None
+    entra_authority_host: str = "https://login.microsoftonline.com"
+    entra_jwks_url: str | None = None  # default: {authority}/{tenant}/discovery/v2.0/keys
+    entra_issuer: str | None = None  # default: https://login.microsoftonline.com/{tenant}/v2.0
+    entra_role_scopes: dict[str, str] = Field(
+        default_factory=lambda: {
+            "Lockgate.Read": "read",
+            "Lockgate.Trigger": "trigger",
+            "Lockgate.Admin": "admin",
+        }
+    )
 
     # Databricks: a workspace host, or the embedded local backend when unset.
     databricks_host: str | None = None
@@ -67,12 +81,100 @@ class Settings(BaseSettings):
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
 
     # --- local backend (issue 4): add fields below this line ---
+    # Commands that stand in for pipeline_task / dbt_task locally (shell words; unset = the
+    # task fails with "not available in the local backend").
+    local_pipeline_command: str | None = None
+    local_dbt_command: str | None = None
+    # Same idempotency_token, other parameters: 409 (True) or the existing run, as a real
+    # workspace answers (False).
+    local_reject_reused_idempotency_tokens: bool = True
 
     # --- run engine (issue 5): add fields below this line ---
+    # Azure AD for the default workspace (LOCKGATE_DATABRICKS_AUTH=azure): which credential.
+    databricks_azure_credential: Literal[
+        "default", "client_secret", "certificate", "managed_identity"
+    ] = "default"
+    databricks_azure_tenant_id: str | None = None
+    databricks_azure_client_id: str | None = None
+    databricks_azure_client_secret: SecretStr | None = None
+    databricks_azure_certificate_path: Path | None = None
+    databricks_azure_authority_host: str | None = None  # e.g. a sovereign cloud's login host
+    # /subscriptions/.../workspaces/NAME: sent (with a management token) when the service
+    # principal is not a workspace user yet and Databricks should add it on first use.
+    databricks_azure_workspace_resource_id: str | None = None
+    # More workspaces: {"name": {"host": ..., "auth": "pat"|"azure", "token": ..., ...}};
+    # a workflow picks one with `lockgate.workspace`. "default" is the fields above.
+    databricks_profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Jobs API request budget per workspace, a token bucket shared by all workers in Redis.
+    databricks_requests_per_second: float = Field(default=9.0, gt=0)
+    databricks_request_burst: int = Field(default=60, ge=1)
+    databricks_budget_max_wait_seconds: float = 30.0
+    # Retry policy defaults (a workflow's `lockgate.retry` overrides any of them).
+    retry_max_attempts: int = Field(default=1, ge=1)
+    retry_initial_backoff_seconds: float = Field(default=30.0, ge=0)
+    retry_max_backoff_seconds: float = Field(default=600.0, ge=0)
+    retry_multiplier: float = Field(default=2.0, ge=1)
+    retry_jitter: float = Field(default=0.1, ge=0, le=1)
+    retry_mode: Literal["resubmit", "repair"] = "resubmit"
+    # Concurrency queue defaults (a workflow's `lockgate.concurrency` overrides them).
+    queue_max_size: int = Field(default=1000, ge=0)
+    queue_max_wait_seconds: float = Field(default=48 * 3600, gt=0)
+    # The longest a Celery task may hold its message before Redis hands it out again.
+    task_visibility_timeout_seconds: int = Field(default=3600, ge=60)
+    # The poll sweep's Redis lock: a sweep whose worker died holds polling up this long.
+    poll_lock_seconds: float = Field(default=60.0, gt=0)
 
     # --- triggers (issue 6): add fields below this line ---
+    # Webhooks: hook-level values override these defaults.
+    webhook_max_body_bytes: int = Field(default=1_048_576, ge=1)
+    webhook_rate_limit_per_minute: int | None = Field(default=None, ge=1)
+    webhook_secret_grace_seconds: int = Field(default=86_400, ge=0)
+    # Scheduler: sleeps until the next fire (at most tick_seconds); re-reads definitions
+    # of changed workflows every sync_seconds. A fire found later than misfire_grace is a
+    # misfire, handled by the policy: skip, run_once (the latest), catch_up (up to limit).
+    scheduler_tick_seconds: float = Field(default=1.0, gt=0)
+    scheduler_sync_seconds: float = Field(default=10.0, gt=0)
+    scheduler_batch_size: int = Field(default=1000, ge=1)
+    scheduler_misfire_policy: Literal["skip", "run_once", "catch_up"] = "run_once"
+    scheduler_misfire_limit: int = Field(default=10, ge=1)
+    scheduler_misfire_grace_seconds: float = Field(default=60.0, ge=0)
+    # File arrival: Azure Blob by default; with local_inbox_dir set (``lockgate up``) every
+    # watch reads <inbox>/<container>/<path> on local disk instead.
+    listener_poll_seconds: float = Field(default=10.0, gt=0)
+    listener_lease_seconds: float = Field(default=120.0, gt=0)
+    local_inbox_dir: Path | None = None
+    blob_connection_string: SecretStr | None = None
+    blob_account_url: str | None = None  # e.g. Azurite's http://127.0.0.1:10000/devstoreaccount1
+    blob_account_key: SecretStr | None = None
+    blob_sas_token: SecretStr | None = None
+    blob_use_identity: bool = False  # azure-identity DefaultAzureCredential
+    # Event Grid push (POST /events/eventgrid): a shared key in ?key= or aeg-sas-key.
+    eventgrid_access_key: SecretStr | None = None
 
     # --- alerting (issue 7): add fields below this line ---
+    # Repeats of the same workflow + event + failing tasks to one target within this window
+    # become a count on the first alert; at most `throttle_limit` alerts per target and
+    # workflow within the throttle window (0 turns throttling off).
+    alert_dedupe_window_seconds: float = Field(default=900.0, ge=0)
+    alert_throttle_window_seconds: float = Field(default=3600.0, ge=0)
+    alert_throttle_limit: int = Field(default=10, ge=0)
+    # Webhook egress: addresses a webhook may resolve to although private, loopback or
+    # link-local (CIDRs). Unset: loopback in development, nothing in production.
+    alert_egress_allowed_networks: list[str] | None = None
+    alert_max_redirects: int = Field(default=3, ge=0)
+
+    @property
+    def alert_egress_networks(self) -> tuple[str, ...]:
+        if self.alert_egress_allowed_networks is not None:
+            return tuple(self.alert_egress_allowed_networks)
+        if self.environment == "development":
+            return ("127.0.0.0/8", "::1/128")
+        return ()
+
+    @property
+    def lockgate_base_url(self) -> str:
+        """Where alert links point: ``public_url``, else the API's own address."""
+        return self.public_url or f"http://{self.api_host}:{self.api_port}"
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from service.api.keys import hash_api_key
+from service.api.access import Principal, Scope
+from service.api.entra import EntraVerifier, InvalidToken
+from service.api.keys import KEY_PREFIX, hash_api_key
 from service.api.problems import Problem
 from service.runs.queue import TaskSender
 from service.settings import Settings
-from service.store.models import ApiKey
+from service.store.models import utcnow
 from service.store.repositories import api_keys as keys_repo
 
 
@@ -36,25 +39,56 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 SenderDep = Annotated[TaskSender, Depends(_sender)]
 
 
-def _api_key(request: Request, session: SessionDep) -> ApiKey:
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _unauthenticated(detail: str, title: str = "Authentication required") -> Problem:
+    return Problem(401, title, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _principal(request: Request, session: SessionDep) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(
-            401,
-            "Authentication required",
-            "send an API key as 'Authorization: Bearer <key>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    key = keys_repo.find_active_key(session, key_hash=hash_api_key(token.strip()))
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthenticated("send an API key or token as 'Authorization: Bearer <key>'")
+    if token.startswith(KEY_PREFIX):
+        return _from_api_key(session, token)
+    verifier: EntraVerifier | None = getattr(request.app.state, "entra", None)
+    if verifier is None:
+        raise _unauthenticated("the key is unknown or revoked", "Invalid API key")
+    try:
+        return verifier.verify(token)
+    except InvalidToken as exc:
+        raise _unauthenticated(str(exc)) from exc
+
+
+def _from_api_key(session: Session, token: str) -> Principal:
+    key = keys_repo.find_active_key(session, key_hash=hash_api_key(token))
     if key is None:
-        raise Problem(
-            401,
-            "Invalid API key",
-            "the key is unknown or revoked",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return key
+        raise _unauthenticated("the key is unknown or revoked", "Invalid API key")
+    now = utcnow()
+    # Record use at minute resolution: one write per key per minute, not per request.
+    if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
+        keys_repo.touch_key(session, key_id=key.id, at=now)
+        session.commit()
+    return Principal(kind="api_key", name=key.name, scopes=frozenset(key.scopes), key_id=key.id)
 
 
-ApiKeyDep = Annotated[ApiKey, Depends(_api_key)]
+PrincipalDep = Annotated[Principal, Depends(_principal)]
+
+
+def require(scope: Scope) -> Callable[[Principal], Principal]:
+    def _check(principal: PrincipalDep) -> Principal:
+        if not principal.allows(scope):
+            raise Problem(403, "Not allowed", f"this needs the {scope!r} scope")
+        return principal
+
+    return _check
+
+
+ReadAccess = Annotated[Principal, Depends(require("read"))]
+TriggerAccess = Annotated[Principal, Depends(require("trigger"))]
+AdminAccess = Annotated[Principal, Depends(require("admin"))]
+# At least `read`. Routes that change things name the stronger scope they need.
+ApiKeyDep = ReadAccess

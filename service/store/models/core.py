@@ -24,7 +24,9 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(200))
     prefix: Mapped[str] = mapped_column(String(16), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["admin"])
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
@@ -52,18 +54,43 @@ class Hook(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(100), unique=True)
+    # The first target; ``workflow_names`` lists every target (one event per workflow).
     workflow_name: Mapped[str] = mapped_column(String(100))
+    workflow_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The newest secret. During a rotation the older ones stay valid until their
+    # ``expires_at`` (``previous_secrets``: [{"secret", "expires_at"}]), so senders can
+    # switch over without a window in which their deliveries are refused.
     secret: Mapped[str] = mapped_column(String(200))
+    previous_secrets: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # lockgate (HMAC over timestamp.body), github (X-Hub-Signature-256) or token.
+    verification: Mapped[str] = mapped_column(String(20), default="lockgate")
+    # run parameter -> where its value comes from: $.body.path, header:Name, query:name
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    filters: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    delivery_id_header: Mapped[str | None] = mapped_column(String(100), default=None)
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_body_bytes: Mapped[int | None] = mapped_column(Integer, default=None)
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.workflow_names) or [self.workflow_name]
 
 
 class TriggerEvent(Base):
-    """One acknowledged trigger. ``(source, source_name, dedupe_key)`` is unique, so a
-    second copy of the same delivery finds the first instead of making a second run."""
+    """One received trigger for one workflow: the trigger ledger.
+
+    Every delivery is written down, also those that start nothing: a duplicate, one a
+    hook's filter drops, one refused (bad signature). Those carry status ``ignored`` and
+    their verdict, so no dispatcher or sweeper ever picks them up. Among the others
+    ``(source, source_name, dedupe_key, workflow_id)`` is unique (a partial unique index,
+    ``uq_trigger_events_accepted`` in ``service.store.models.triggers``), so a second copy
+    of the same delivery finds the first instead of making a second run.
+    """
 
     __tablename__ = "trigger_events"
-    __table_args__ = (UniqueConstraint("source", "source_name", "dedupe_key"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     source: Mapped[str] = mapped_column(String(20))
@@ -79,6 +106,10 @@ class TriggerEvent(Base):
     verdict_reason: Mapped[str | None] = mapped_column(Text, default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     dispatched_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A replay is a new event (so a new run) that names the event it replays; a duplicate
+    # names the accepted event it duplicates.
+    replay_of_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    duplicate_of_id: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class Run(Base):
@@ -105,6 +136,15 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Run engine: when a waiting run (retrying) is due, how it retries, when Lockgate
+    # cancels it for taking too long, and why a cancel was asked for.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    retry_mode: Mapped[str | None] = mapped_column(String(20), default=None)
+    latest_repair_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    deadline_at: Mapped[datetime | None] = mapped_column(default=None)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    cancel_reason: Mapped[str | None] = mapped_column(String(20), default=None)
+    workspace: Mapped[str] = mapped_column(String(100), default="default", server_default="default")
 
     tasks: Mapped[list[TaskRun]] = relationship(
         back_populates="run", order_by="TaskRun.task_key", cascade="all, delete-orphan"
@@ -126,19 +166,29 @@ class TaskRun(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    termination_code: Mapped[str | None] = mapped_column(String(60), default=None)
 
     run: Mapped[Run] = relationship(back_populates="tasks")
 
 
 class AlertDelivery(Base):
-    """One alert to one target. Retries count attempts on this row and wait in
-    ``next_attempt_at`` (read by the sweeper), never in a broker countdown."""
+    """One decided alert to one target. Retries count attempts on this row and wait in
+    ``next_attempt_at`` (read by the sweeper), never in a broker countdown; each attempt
+    also leaves an ``AlertAttempt`` row (``service.store.models.alerting``) as history.
+
+    ``dedupe_key`` is unique: it names the occurrence (run, attempt, event, target), so an
+    ending observed twice or an emitter retried after a crash adds nothing. ``alert_key``
+    is what the dedupe/throttle windows compare (workflow + event + failing tasks): a
+    repeat within the window is folded into an earlier row by raising ``occurrences``.
+    """
 
     __tablename__ = "alert_deliveries"
-    __table_args__ = (UniqueConstraint("run_id", "event_type", "channel", "target"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    run_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), default=None, index=True
+    )
     event_type: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(20))
     target: Mapped[str] = mapped_column(String(500))
@@ -149,11 +199,24 @@ class AlertDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True, default=new_id)
+    alert_key: Mapped[str] = mapped_column(String(64), default="", index=True)
+    workflow_name: Mapped[str | None] = mapped_column(String(100), default=None, index=True)
+    format: Mapped[str] = mapped_column(String(20), default="generic")
+    channel_name: Mapped[str | None] = mapped_column(String(100), default=None)
+    subscription_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    # Occurrences folded in after this row was sent: the next alert for the key reports them.
+    unsent_occurrences: Mapped[int] = mapped_column(Integer, default=0)
+    last_occurrence_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A ``suppressed`` row (a repeat within a window) names the alert it was counted in.
+    folded_into_id: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class EventStatus:
     RECEIVED = "received"
     DISPATCHED = "dispatched"
+    IGNORED = "ignored"  # in the ledger only: duplicate, filtered or rejected
 
 
 class RunStatus:
@@ -168,6 +231,8 @@ class RunStatus:
     CANCELED = "canceled"
     SKIPPED = "skipped"
     ERROR = "error"  # Lockgate could not submit it at all (bad job settings, auth)
+    QUEUED = "queued"  # waiting for a slot under the workflow's max_concurrent_runs
+    RETRYING = "retrying"  # an attempt ended; the next one is due at next_attempt_at
 
     UNSUBMITTED = (REQUESTED, SUBMITTING)
     ACTIVE = (PENDING, RUNNING)
@@ -178,3 +243,5 @@ class DeliveryStatus:
     PENDING = "pending"
     DELIVERED = "delivered"
     DEAD = "dead"
+    # A repeat folded into an earlier alert by the dedupe/throttle windows: never sent.
+    SUPPRESSED = "suppressed"

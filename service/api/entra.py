@@ -1,0 +1,71 @@
+"""Entra ID (Azure AD) bearer tokens for the API.
+
+A token is accepted only if its signature verifies against the tenant's published keys
+(JWKS, fetched and cached by PyJWKClient), its audience is ours, its issuer is the
+tenant's, and it has not expired. Its ``roles`` claim (app roles) maps to scopes; a
+token with no mapped role gets no access.
+"""
+
+from __future__ import annotations
+
+import jwt
+
+from service.api.access import Principal
+from service.settings import Settings
+
+
+class InvalidToken(Exception):
+    """The token can't be trusted; the message is safe to return (it holds no token)."""
+
+
+class EntraVerifier:
+    def __init__(
+        self,
+        *,
+        jwks_url: str,
+        audience: str,
+        issuer: str,
+        role_scopes: dict[str, str],
+        leeway_seconds: int = 60,
+    ) -> None:
+        self._keys = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600)
+        self._audience = audience
+        self._issuer = issuer
+        self._role_scopes = role_scopes
+        self._leeway = leeway_seconds
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EntraVerifier | None:
+        tenant = settings.entra_tenant_id
+        if not tenant:
+            return None
+        if not settings.entra_audience:
+            raise ValueError("LOCKGATE_ENTRA_AUDIENCE is required with LOCKGATE_ENTRA_TENANT_ID")
+        authority = settings.entra_authority_host.rstrip("/")
+        return cls(
+            jwks_url=settings.entra_jwks_url or f"{authority}/{tenant}/discovery/v2.0/keys",
+            audience=settings.entra_audience,
+            issuer=settings.entra_issuer or f"https://login.microsoftonline.com/{tenant}/v2.0",
+            role_scopes=dict(settings.entra_role_scopes),
+        )
+
+    def verify(self, token: str) -> Principal:
+        try:
+            signing_key = self._keys.get_signing_key_from_jwt(token)
+            claims = jwt.decode(
+                token,
+                signing_key.key,
+                algorithms=["RS256"],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except jwt.PyJWKClientError as exc:
+            raise InvalidToken("the token's signing key is not one of the tenant's") from exc
+        except jwt.InvalidTokenError as exc:
+            raise InvalidToken(f"the token was refused: {type(exc).__name__}") from exc
+        roles = claims.get("roles") or []
+        scopes = frozenset(self._role_scopes[r] for r in roles if r in self._role_scopes)
+        name = str(claims.get("appid") or claims.get("azp") or claims.get("oid") or "entra")
+        return Principal(kind="entra", name=name, scopes=scopes)
