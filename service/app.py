@@ -42,6 +42,10 @@ def create_app(settings: Settings, *, task_sender: TaskSender | None = None) -> 
         try:
             yield
         finally:
+            # Made on first use by the webhook ingress; holds a Redis connection pool.
+            limiter = getattr(app.state, "hook_rate_limiter", None)
+            if limiter is not None:
+                limiter.close()
             if celery is not None:
                 celery.close()
             engine.dispose()

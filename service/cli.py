@@ -82,7 +82,7 @@ def worker(
     create_celery(settings).worker_main(argv)
 
 
-@app.command("local-backend")
+@app.command("local-backend", hidden=True)
 def local_backend(verbose: Verbose = False) -> None:
     """Serve the local Databricks backend (Jobs API over HTTP, tasks as local processes)."""
     configure_logging(verbose)

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
 
     # Watching runs
     poll_interval_seconds: float = 5.0
-    poll_max_pages: int = 40
+    poll_max_pages: int = 100
     sweep_interval_seconds: float = 10.0
     stuck_after_seconds: float = 15.0
 

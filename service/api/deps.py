@@ -90,5 +90,3 @@ def require(scope: Scope) -> Callable[[Principal], Principal]:
 ReadAccess = Annotated[Principal, Depends(require("read"))]
 TriggerAccess = Annotated[Principal, Depends(require("trigger"))]
 AdminAccess = Annotated[Principal, Depends(require("admin"))]
-# At least `read`. Routes that change things name the stronger scope they need.
-ApiKeyDep = ReadAccess

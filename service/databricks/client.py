@@ -27,6 +27,7 @@ Which failures may be replayed depends on the endpoint (`Replay`):
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -67,6 +68,8 @@ RUNS_GET_OUTPUT = Endpoint("GET", "jobs/runs/get-output")
 # Not idempotent by token, but by latest_repair_id: a replayed repair of a run that was
 # already repaired names a stale latest_repair_id and Databricks refuses it.
 RUNS_REPAIR = Endpoint("POST", "jobs/runs/repair", Replay.UNSENT_ONLY)
+WORKSPACE_MKDIRS = Endpoint("POST", "/api/2.0/workspace/mkdirs")
+WORKSPACE_IMPORT = Endpoint("POST", "/api/2.0/workspace/import")  # SAFE: overwrite=true
 
 _MAX_IDEMPOTENCY_TOKEN_CHARS = 64
 # jobs/get and runs/get return at most 100 tasks per page; 1,000 tasks is the job limit.
@@ -266,6 +269,20 @@ class DatabricksClient:
             next_page_token=response.get("next_page_token") or None,
         )
 
+    def import_workspace_file(self, path: str, content: bytes) -> None:
+        """Writes a workspace file (its folders made first), replacing any older one."""
+        parent = path.rsplit("/", 1)[0] or "/"
+        self._request(WORKSPACE_MKDIRS, body={"path": parent})
+        self._request(
+            WORKSPACE_IMPORT,
+            body={
+                "path": path,
+                "format": "AUTO",
+                "content": base64.b64encode(content).decode(),
+                "overwrite": True,
+            },
+        )
+
     def cancel_run(self, run_id: int) -> None:
         """Ask Databricks to cancel; it does so asynchronously."""
         self._request(RUNS_CANCEL, body={"run_id": run_id})
@@ -318,7 +335,7 @@ class DatabricksClient:
         params: Mapping[str, object] | None,
         body: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
-        method, path = endpoint.method, API_PREFIX + endpoint.path
+        method, path = endpoint.method, endpoint.url_path
         self._budget.acquire()
         started = time.perf_counter()
         try:
@@ -410,7 +427,7 @@ class DatabricksClient:
             raise MalformedResponse(
                 f"response has no integer {key!r}",
                 method=endpoint.method,
-                path=API_PREFIX + endpoint.path,
+                path=endpoint.url_path,
                 status=200,
             )
         return value
@@ -421,7 +438,7 @@ class DatabricksClient:
             raise MalformedResponse(
                 "run has no integer 'run_id'",
                 method=endpoint.method,
-                path=API_PREFIX + endpoint.path,
+                path=endpoint.url_path,
                 status=200,
             )
         return RunInfo.from_api(data)

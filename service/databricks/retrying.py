@@ -61,8 +61,12 @@ class Replay(enum.Enum):
 @dataclass(frozen=True)
 class Endpoint:
     method: str
-    path: str  # relative to API_PREFIX
+    path: str  # relative to API_PREFIX, or absolute (starting with "/") for other APIs
     replay: Replay = Replay.SAFE
+
+    @property
+    def url_path(self) -> str:
+        return self.path if self.path.startswith("/") else API_PREFIX + self.path
 
 
 def may_retry(endpoint: Endpoint, exc: BaseException) -> bool:
@@ -88,14 +92,13 @@ def wait_seconds(retry_state: RetryCallState) -> float:
 def _log_retry(endpoint: Endpoint, state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     logger.warning(
-        "retrying %s %s%s in %.2f s (attempt %d failed: %s)",
+        "retrying %s %s in %.2f s (attempt %d failed: %s)",
         endpoint.method,
-        API_PREFIX,
-        endpoint.path,
+        endpoint.url_path,
         state.upcoming_sleep,
         state.attempt_number,
         is_retryable(exc) if exc else "unknown",
-        extra={"http_method": endpoint.method, "http_path": API_PREFIX + endpoint.path},
+        extra={"http_method": endpoint.method, "http_path": endpoint.url_path},
     )
 
 

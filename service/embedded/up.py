@@ -31,6 +31,9 @@ def local_backend_config(settings: Settings) -> LocalBackendConfig:
         runs_dir=(settings.data_dir / "local-runs").resolve(),
         max_parallel_tasks=settings.local_max_parallel_tasks,
         public_url=settings.databricks_url,
+        pipeline_command=settings.local_pipeline_command,
+        dbt_command=settings.local_dbt_command,
+        reject_reused_idempotency_tokens=settings.local_reject_reused_idempotency_tokens,
     )
 
 

@@ -99,6 +99,8 @@ class SubmissionPlan:
     latest_repair_id: int | None = None
     rerun_tasks: tuple[str, ...] = ()
     cancel_requested: bool = False
+    # Files the job's tasks read (inline SQL published as workspace files): (path, text).
+    workspace_files: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,7 @@ def plan_submission(
         message = "; ".join(f"{e.path}: {e.message}" for e in exc.errors)
         runs_repo.record_submission_error(session, run_id=run_id, message=message)
         return None
-    job_settings = definition.to_job_settings()
+    job_settings = _paused_triggers(definition.to_job_settings())
     job_settings.setdefault("tags", {})[WORKFLOW_ID_TAG] = workflow.id
     repair = run.retry_mode == "repair" and run.databricks_run_id is not None
     if run.workspace != options.workspace and not repair:
@@ -250,7 +252,27 @@ def plan_submission(
             t.task_key for t in run.tasks if t.result_state and t.result_state not in _TASK_SUCCESS
         ),
         cancel_requested=run.cancel_requested_at is not None and run.cancel_reason == "user",
+        workspace_files=tuple(sorted(definition.workspace_files.items())),
     )
+
+
+def _paused_triggers(job_settings: dict[str, Any]) -> dict[str, Any]:
+    """Lockgate fires schedules and file arrivals itself (each fire is a ledger event), so
+    the job synced to Databricks keeps them for reference but paused: otherwise Databricks
+    would start a second run for the same fire or file."""
+    for key in ("schedule", "trigger"):
+        if isinstance(job_settings.get(key), dict):
+            job_settings[key] = {**job_settings[key], "pause_status": "PAUSED"}
+    file_arrival = (job_settings.get("trigger") or {}).get("file_arrival")
+    if isinstance(file_arrival, dict):
+        # Lockgate's own filters are not Databricks fields.
+        job_settings["trigger"]["file_arrival"] = {
+            k: v for k, v in file_arrival.items() if k not in _LOCKGATE_FILE_ARRIVAL_KEYS
+        }
+    return job_settings
+
+
+_LOCKGATE_FILE_ARRIVAL_KEYS = frozenset({"suffix", "glob", "trigger_on_overwrite"})
 
 
 # -- first submissions and resubmissions ---------------------------------------------------
@@ -261,10 +283,18 @@ def start_in_databricks(
 ) -> tuple[int | None, int]:
     """Starts the plan's run in its mode; returns (job id, or None for a one-time run,
     run id). Safe to repeat: the call carries the plan's idempotency token."""
+    publish_workspace_files(client, plan)
     if plan.mode == "one_time":
         payload = one_time_payload(plan.job_settings, plan.parameters)
         return None, client.submit_run(payload, idempotency_token=plan.token)
     return send_to_databricks(sessions, client, plan)
+
+
+def publish_workspace_files(client: DatabricksClient, plan: SubmissionPlan) -> None:
+    """Uploads the files the tasks read before the run can need them. Overwriting with
+    the same text is idempotent, so a repeated submission may upload again safely."""
+    for path, text in plan.workspace_files:
+        client.import_workspace_file(path, text.encode())
 
 
 def send_to_databricks(

@@ -22,20 +22,26 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.alerts import duration_limit
 from service.databricks import DatabricksClient, NotFound, RunInfo, TaskRunInfo
+from service.policies.alerting import duration_exceeded
 from service.runs.control import enforce_deadlines
 from service.runs.ending import conclude_attempt
+from service.runs.finishing import emit_run_event
 from service.runs.options import EngineOptions
 from service.runs.states import FAILED_TASK_RESULTS, is_terminal, run_status
 from service.runs.workspaces import WorkspaceClients
 from service.settings import Settings, get_settings
 from service.store.models import Run, RunStatus, TaskRun, utcnow
 from service.store.repositories import runs as runs_repo
+from service.store.repositories.runs import workflow_sources
 
 log = logging.getLogger(__name__)
 
@@ -144,10 +150,17 @@ def _sweep_workspace(
                 session, run_ids=[watched[d].run_id for d in ongoing], with_tasks=True
             )
             by_id = {run.id: run for run in runs}
+            sources = workflow_sources(session, workflow_ids={r.workflow_id for r in runs})
+            now = utcnow()
             for databricks_run_id, info in ongoing.items():
                 run = by_id.get(watched[databricks_run_id].run_id)
-                if run is not None and run.status in RunStatus.ACTIVE and _apply(run, info, {}):
+                if run is None or run.status not in RunStatus.ACTIVE:
+                    continue
+                if _apply(run, info, {}):
                     report.updated += 1
+                report.alert_delivery_ids += _duration_warning(
+                    session, run, sources.get(run.workflow_id), now, settings
+                )
     options_cache: dict[str, EngineOptions | None] = {}
     for databricks_run_id, info in ended.items():
         errors = _failed_task_errors(client, report, info)
@@ -172,6 +185,28 @@ def _sweep_workspace(
                 report.ended_run_ids.append(run.id)
             report.alert_delivery_ids += concluded.alert_delivery_ids
             report.submit_run_ids += concluded.submit_run_ids
+
+
+def _duration_warning(
+    session: Session,
+    run: Run,
+    source: Mapping[str, Any] | None,
+    now: datetime,
+    settings: Settings,
+) -> list[str]:
+    """A run past its health rule (RUN_DURATION_SECONDS) warns its subscribers while it
+    is still running; emitting is idempotent per attempt, so every sweep may ask."""
+    limit = duration_limit(source) if source is not None else None
+    elapsed = duration_exceeded(started_at=run.started_at, limit_seconds=limit, now=now)
+    if elapsed is None:
+        return []
+    return emit_run_event(
+        session,
+        run=run,
+        event_type="run.duration_warning",
+        detail={"limit_seconds": limit, "elapsed_seconds": round(elapsed)},
+        settings=settings,
+    )
 
 
 def _read_pages(

@@ -2,15 +2,14 @@
 job settings (``schedule``; ``trigger.periodic``; ``trigger.file_arrival``).
 
 Lockgate fires these itself, so the job it syncs to Databricks must not carry them
-unpaused as well (see ``strip_lockgate_triggers``). Until the seed format carries a
-``trigger`` block, one written at the top of the document in Databricks' own shape is
-read too.
+unpaused as well: the run engine pauses them in the job it syncs. The seed format takes
+a ``trigger`` block in Databricks' own shape, with Lockgate's filters (``suffix``,
+``glob``, ``trigger_on_overwrite``) inside ``file_arrival``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from service.store.models import Workflow
 from service.workflows import WorkflowInvalid, parse_workflow
@@ -101,15 +100,3 @@ def workflow_triggers(workflow: Workflow) -> WorkflowTriggers:
             trigger_on_overwrite=bool(arrival.get("trigger_on_overwrite", False)),
         )
     return WorkflowTriggers(schedule=schedule, file_arrival=file_arrival, parameters=parameters)
-
-
-def strip_lockgate_triggers(job_settings: dict[str, Any]) -> dict[str, Any]:
-    """The job settings to sync to Databricks when Lockgate fires the triggers itself:
-    the schedule and trigger kept for reference but paused, so Databricks does not
-    start a second run for the same fire or file."""
-    settings = dict(job_settings)
-    if isinstance(settings.get("schedule"), dict):
-        settings["schedule"] = {**settings["schedule"], "pause_status": "PAUSED"}
-    if isinstance(settings.get("trigger"), dict):
-        settings["trigger"] = {**settings["trigger"], "pause_status": "PAUSED"}
-    return settings

@@ -87,6 +87,10 @@ def convert_seed(
             "timezone_id": workflow.schedule.timezone,
             "pause_status": workflow.schedule.pause_status,
         }
+    for key in ("trigger", "health", "notification_settings", "queue"):
+        value = getattr(workflow, key)
+        if value is not None:
+            settings[key] = value
     if workflow.parameters:
         settings["parameters"] = [
             {

@@ -240,6 +240,15 @@ class SeedWorkflow(_Model):
     notifications: EmailRoutes = EmailRoutes()
     webhooks: WebhookRoutes = WebhookRoutes()
     parameters: list[SeedJobParameter] = []
+    # Databricks job settings the seed code does not read but users write beside it; they
+    # pass through to the job as given (Databricks validates their contents).
+    trigger: dict[str, Any] | None = None
+    health: dict[str, Any] | None = None
+    notification_settings: dict[str, Any] | None = None
+    queue: dict[str, Any] | None = None
+    # Lockgate's own run-engine options (mode, workspace, concurrency, retry); read by
+    # service.runs.options, never sent to Databricks.
+    lockgate: dict[str, Any] | None = None
     # Each job cluster and task is validated on its own (a task by SeedTask, then by its
     # type's model), so that one bad entry does not hide the problems of the others.
     job_clusters: list[dict[str, Any]] = []

@@ -47,6 +47,16 @@ def test_scopes_include_the_ones_below(api: Api) -> None:
         assert refused.status_code == 403
         assert refused.json()["detail"] == "this needs the 'admin' scope"
         assert trigger.get("/api/v1/keys").status_code == 403
+        # Starting a run needs `trigger`; changing a definition needs `admin`.
+        workflow = {
+            "name": "wf",
+            "tasks": [{"task_key": "t", "type": "notebook", "notebook_path": "/x"}],
+        }
+        assert reader.post("/api/v1/workflows", json=workflow).status_code == 403
+        assert api.client.post("/api/v1/workflows", json=workflow).status_code == 201
+        assert reader.post("/api/v1/workflows/wf/runs", json={}).status_code == 403
+        assert trigger.post("/api/v1/workflows/wf/runs", json={}).status_code == 202
+        assert trigger.delete("/api/v1/workflows/wf").status_code == 403
 
 
 def test_keys_are_listed_without_secrets_used_and_revoked(api: Api) -> None:

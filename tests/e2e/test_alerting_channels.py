@@ -77,3 +77,45 @@ def test_channel_subscription_in_slack_format_hears_a_failed_run(lockgate: Lockg
         )
         # The other team's subscription never heard about the data team's run.
         assert len(other_team.requests) == 1
+
+
+def test_a_run_past_its_health_limit_warns_once_while_still_running(lockgate: Lockgate) -> None:
+    _notebook(lockgate, "/Tests/slow", "import time\n---\ntime.sleep(5)")
+    with http_receiver() as receiver:
+        api = lockgate.api
+        assert api.post("/api/v1/channels", json={"name": "slow-runs"}).status_code == 201
+        made = api.post(
+            "/api/v1/channels/slow-runs/subscriptions",
+            json={
+                "kind": "webhook",
+                "target": receiver.url,
+                "event_types": ["run.duration_warning"],
+            },
+        )
+        assert made.status_code == 201, made.text
+        workflow = {
+            "name": "slowpoke",
+            "health": {
+                "rules": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": 1}]
+            },
+            "tasks": [
+                {
+                    "task_key": "nap",
+                    "type": "notebook",
+                    "notebook_path": "/Tests/slow",
+                    "max_retries": 0,
+                }
+            ],
+        }
+        _create(lockgate, workflow, "slow-hook")
+        lockgate.start_worker()
+        response = signed_post(lockgate.api, "slow-hook", SECRET, b"{}")
+        [request] = receiver.wait_for(1)
+        warned_while = lockgate.api.get(f"/api/v1/events/{response.json()['event_id']}").json()
+        run = lockgate.wait_for_run(response.json()["event_id"], ended)
+        assert run["status"] == "succeeded"
+        payload = request.json()
+        assert payload["event_type"] == "run.duration_warning"
+        assert payload["run"]["id"] == run["id"] == warned_while["run_id"]
+        # Many sweeps saw it past the limit; one warning was sent.
+        assert len(receiver.requests) == 1

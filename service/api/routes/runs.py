@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from service.api.deps import ApiKeyDep, SenderDep, SessionDep, TriggerAccess
+from service.api.deps import ReadAccess, SenderDep, SessionDep, TriggerAccess
 from service.api.problems import Problem
 from service.runs.control import request_cancel, request_repair
 from service.runs.queue import CANCEL_RUN, DELIVER_ALERT, SUBMIT_RUN
@@ -80,7 +80,7 @@ def start_run(
     body: ManualRun,
     session: SessionDep,
     sender: SenderDep,
-    _: ApiKeyDep,
+    _: TriggerAccess,
     idempotency_key: str | None = Header(default=None, max_length=150),
 ) -> JSONResponse:
     workflow = workflows_repo.get_workflow_by_name(session, name=name)
@@ -105,7 +105,7 @@ def start_run(
 @router.get("/runs")
 def list_runs(
     session: SessionDep,
-    _: ApiKeyDep,
+    _: ReadAccess,
     workflow: str | None = None,
     status: str | None = None,
     limit: int = 50,
@@ -136,7 +136,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}")
-def get_run(run_id: str, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
+def get_run(run_id: str, session: SessionDep, _: ReadAccess) -> dict[str, Any]:
     run = runs_repo.get_run(session, run_id=run_id, with_tasks=True)
     if run is None:
         raise Problem(404, "Run not found", f"no run has id {run_id!r}")

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import IntegrityError
 
-from service.api.deps import AdminAccess, ApiKeyDep, SessionDep
+from service.api.deps import AdminAccess, ReadAccess, SessionDep
 from service.api.problems import Problem
 from service.store.models import Workflow
 from service.store.repositories import workflows as workflows_repo
@@ -116,7 +116,7 @@ async def create_workflow(
 
 @router.get("")
 def list_workflows(
-    session: SessionDep, _: ApiKeyDep, after: str | None = None, limit: int = 100
+    session: SessionDep, _: ReadAccess, after: str | None = None, limit: int = 100
 ) -> dict[str, Any]:
     limit = max(1, min(limit, 500))
     workflows = workflows_repo.list_workflows(session, after=after, limit=limit)
@@ -125,7 +125,7 @@ def list_workflows(
 
 
 @router.get("/{name}")
-def get_workflow(name: str, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]:
+def get_workflow(name: str, session: SessionDep, _: ReadAccess) -> dict[str, Any]:
     workflow = _get_or_404(session, name)
     try:
         definition = parse_workflow(workflow.source)
@@ -138,7 +138,7 @@ def get_workflow(name: str, session: SessionDep, _: ApiKeyDep) -> dict[str, Any]
 def export_workflow(
     name: str,
     session: SessionDep,
-    _: ApiKeyDep,
+    _: ReadAccess,
     format: Literal["json", "yaml"] = "json",
 ) -> Response:
     """Jobs 2.2 JSON (a jobs/create body) or a bundle YAML with the job; both import back

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -372,3 +372,12 @@ def list_attempts(session: Session, *, run_id: str) -> list[RunAttempt]:
             select(RunAttempt).where(RunAttempt.run_id == run_id).order_by(RunAttempt.attempt)
         )
     )
+
+
+def workflow_sources(session: Session, *, workflow_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The stored definitions of several workflows, by id, in one query."""
+    ids = set(workflow_ids)
+    if not ids:
+        return {}
+    rows = session.execute(select(Workflow.id, Workflow.source).where(Workflow.id.in_(ids)))
+    return {workflow_id: source for workflow_id, source in rows}
