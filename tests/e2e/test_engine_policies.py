@@ -84,7 +84,10 @@ def _at(value: str) -> datetime:
 
 
 def test_concurrency_queue_skip_and_queue_expiry(lockgate: Lockgate) -> None:
-    _notebook(lockgate, "/Tests/nap", "import time\n---\ntime.sleep(1.5)")
+    _notebook(lockgate, "/Tests/nap", "import time\n---\ntime.sleep(3)")
+    # Long enough that the queued run's 0.5 s wait runs out well before the slot frees,
+    # even on a loaded machine where sweeps come late.
+    _notebook(lockgate, "/Tests/long-nap", "import time\n---\ntime.sleep(5)")
     _workflow(lockgate, "serial", [_task("nap", "/Tests/nap")], max_concurrent_runs=1)
     _workflow(
         lockgate,
@@ -96,7 +99,7 @@ def test_concurrency_queue_skip_and_queue_expiry(lockgate: Lockgate) -> None:
     _workflow(
         lockgate,
         "impatient",
-        [_task("nap", "/Tests/nap")],
+        [_task("nap", "/Tests/long-nap")],
         max_concurrent_runs=1,
         engine={"concurrency": {"max_wait_seconds": 0.5}},
     )
@@ -113,7 +116,9 @@ def test_concurrency_queue_skip_and_queue_expiry(lockgate: Lockgate) -> None:
     assert second["verdict"] == "skipped" and second["run_id"] is None
     assert "max_concurrent_runs (1) reached" in second["verdict_reason"]
 
-    kept, expiring = (_start(lockgate, "impatient") for _ in range(2))
+    kept = _start(lockgate, "impatient")
+    assert _event(lockgate, kept)["verdict"] == "dispatched"  # holds the slot
+    expiring = _start(lockgate, "impatient")
     expired = lockgate.wait_for_run(expiring, ended)
     assert expired["status"] == "skipped" and "in the queue" in expired["state_message"]
     assert _event(lockgate, expiring)["verdict"] == "skipped"
