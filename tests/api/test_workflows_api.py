@@ -197,3 +197,12 @@ def test_export_of_an_unknown_workflow_is_404(api: Api) -> None:
     assert api.client.get("/api/v1/workflows/nope/export").status_code == 404
     bad_format = api.client.get("/api/v1/workflows/nope/export", params={"format": "xml"})
     assert bad_format.status_code == 422
+
+
+def test_a_bad_lockgate_block_is_refused_with_its_path(api: Api) -> None:
+    document = simple_workflow("engine-options", lockgate={"retry": {"mode": "sideways"}})
+    response = api.client.post("/api/v1/workflows", json=document)
+    assert response.status_code == 422
+    assert [e["path"] for e in response.json()["errors"]] == ["$.lockgate.retry.mode"]
+    good = simple_workflow("engine-options", lockgate={"retry": {"max_attempts": 3}})
+    assert api.client.post("/api/v1/workflows", json=good).status_code == 201

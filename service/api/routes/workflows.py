@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.api.deps import AdminAccess, ReadAccess, SessionDep
 from service.api.problems import Problem
+from service.runs.options import engine_options
 from service.store.models import Workflow
 from service.store.repositories import workflows as workflows_repo
 from service.workflows import (
@@ -36,7 +37,11 @@ async def _definitions_from_request(
         raise Problem(413, "Workflow too large", f"the limit is {MAX_DOCUMENT_BYTES} bytes")
     try:
         document = load_document(raw, content_type=request.headers.get("content-type"))
-        return parse_document(document, format=input_format)
+        definitions = parse_document(document, format=input_format)
+        for definition in definitions:
+            # The run engine's `lockgate` block is checked now, not at the first run.
+            engine_options(definition, request.app.state.settings)
+        return definitions
     except WorkflowInvalid as exc:
         raise _invalid(exc) from exc
 
