@@ -8,9 +8,9 @@ import json
 import signal
 from typing import Annotated, Any
 
-import httpx
 import typer
 
+from service.commands._api import Key, Url, call_api, print_json
 from service.settings import Settings, get_settings
 
 hooks = typer.Typer(
@@ -18,8 +18,6 @@ hooks = typer.Typer(
 )
 events = typer.Typer(help="The trigger ledger: list, show, replay, dry run.", no_args_is_help=True)
 
-Key = Annotated[str, typer.Option("--key", envvar="LOCKGATE_API_KEY", help="an API key")]
-Url = Annotated[str | None, typer.Option("--url", help="API base URL")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")]
 
 
@@ -88,37 +86,6 @@ def _stop_on_signals(stop: Any) -> None:
         signal.signal(signum, lambda *_: stop())
 
 
-def _call(method: str, path: str, key: str, url: str | None, body: Any = None) -> Any:
-    settings = get_settings()
-    base = url or f"http://{settings.api_host}:{settings.api_port}"
-    try:
-        response = httpx.request(
-            method,
-            f"{base}{path}",
-            json=body,
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=30,
-        )
-    except httpx.HTTPError as exc:
-        typer.echo(f"lockgate: could not reach {base}: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    if response.status_code >= 400:
-        try:
-            problem = response.json()
-            paths = "; ".join(f"{e['path']}: {e['message']}" for e in problem.get("errors", []))
-            message = problem.get("detail") or problem.get("title") or response.text
-            typer.echo(f"lockgate: {message}" + (f" ({paths})" if paths else ""), err=True)
-        except ValueError:
-            typer.echo(f"lockgate: {response.status_code} {response.text}", err=True)
-        raise typer.Exit(1)
-    return response.json() if response.content else None
-
-
-def _print(value: Any) -> None:
-    if value is not None:
-        typer.echo(json.dumps(value, indent=2))
-
-
 @hooks.command("create")
 def hooks_create(
     name: str,
@@ -143,12 +110,12 @@ def hooks_create(
     }
     if filter_json:
         body["filters"] = json.loads(filter_json)
-    _print(_call("POST", "/api/v1/hooks", key, url, body))
+    print_json(call_api("POST", "/api/v1/hooks", key, url, body))
 
 
 @hooks.command("list")
 def hooks_list(key: Key, url: Url = None) -> None:
-    _print(_call("GET", "/api/v1/hooks", key, url))
+    print_json(call_api("GET", "/api/v1/hooks", key, url))
 
 
 @hooks.command("rotate-secret")
@@ -161,8 +128,8 @@ def hooks_rotate(
     url: Url = None,
 ) -> None:
     """Rotate a hook's secret; prints the new one, once."""
-    _print(
-        _call(
+    print_json(
+        call_api(
             "POST",
             f"/api/v1/hooks/{name}/rotate-secret",
             key,
@@ -174,17 +141,17 @@ def hooks_rotate(
 
 @hooks.command("disable")
 def hooks_disable(name: str, key: Key, url: Url = None) -> None:
-    _print(_call("POST", f"/api/v1/hooks/{name}/disable", key, url))
+    print_json(call_api("POST", f"/api/v1/hooks/{name}/disable", key, url))
 
 
 @hooks.command("enable")
 def hooks_enable(name: str, key: Key, url: Url = None) -> None:
-    _print(_call("POST", f"/api/v1/hooks/{name}/enable", key, url))
+    print_json(call_api("POST", f"/api/v1/hooks/{name}/enable", key, url))
 
 
 @hooks.command("delete")
 def hooks_delete(name: str, key: Key, url: Url = None) -> None:
-    _call("DELETE", f"/api/v1/hooks/{name}", key, url)
+    call_api("DELETE", f"/api/v1/hooks/{name}", key, url)
 
 
 @events.command("list")
@@ -200,18 +167,18 @@ def events_list(
     query = {"source": source, "verdict": verdict, "workflow": workflow, "limit": limit}
     query["page_token"] = page_token
     params = "&".join(f"{k}={v}" for k, v in query.items() if v is not None)
-    _print(_call("GET", f"/api/v1/events?{params}", key, url))
+    print_json(call_api("GET", f"/api/v1/events?{params}", key, url))
 
 
 @events.command("show")
 def events_show(event_id: str, key: Key, url: Url = None) -> None:
-    _print(_call("GET", f"/api/v1/events/{event_id}", key, url))
+    print_json(call_api("GET", f"/api/v1/events/{event_id}", key, url))
 
 
 @events.command("replay")
 def events_replay(event_id: str, key: Key, url: Url = None) -> None:
     """A new run from an event's parameters, linked to it."""
-    _print(_call("POST", f"/api/v1/events/{event_id}/replay", key, url))
+    print_json(call_api("POST", f"/api/v1/events/{event_id}/replay", key, url))
 
 
 @events.command("test")
@@ -226,4 +193,4 @@ def events_test(
     body: dict[str, Any] = (
         {"hook": hook, "body": json.loads(data)} if hook else {"file_url": file_url}
     )
-    _print(_call("POST", "/api/v1/events:test", key, url, body))
+    print_json(call_api("POST", "/api/v1/events:test", key, url, body))
