@@ -3,7 +3,7 @@
 Jobs API: `bench/jobs_simulator.py` (a run-state simulator: timers, no processes - the
 local backend runs a process per task, which does not fit 2,000 runs on this machine).
 Lockgate side: the real poll sweep (`service.runs.watching.poll_active_runs`) on a
-SQLite store, its client metered by the real Redis token bucket (9 req/s, burst 60),
+SQLite store, its client metered by the real Redis token bucket (the settings' defaults),
 one sweep every POLL_INTERVAL seconds. All runs end within END_WINDOW seconds.
 
 Compared in the same run with the usual alternative: one runs/get per run every
@@ -44,6 +44,7 @@ from service.store.db import make_engine, make_session_factory
 from service.store.migrate import upgrade
 from service.store.models import Run, RunStatus, TriggerEvent, Workflow
 
+DEFAULTS = Settings()
 POLL_INTERVAL = 10.0
 END_WINDOW = 60.0
 NAIVE_INTERVAL = 30.0
@@ -116,7 +117,10 @@ def measure_lockgate(n: int, redis_url: str, prefix: str) -> dict[str, float]:
         sessions = make_session_factory(make_engine(db_url))
         settings = Settings(database_url=db_url, redis_url=redis_url, data_dir=Path(tmp))
         bucket = RedisTokenBucket(
-            redis.Redis.from_url(redis_url), f"{prefix}:budget:{n}", rate=9.0, burst=60
+            redis.Redis.from_url(redis_url),
+            f"{prefix}:budget:{n}",
+            rate=DEFAULTS.databricks_requests_per_second,
+            burst=DEFAULTS.databricks_request_burst,
         )
         client = DatabricksClient(url, PatAuth("bench"), budget=bucket)
         ended: set[str] = set()
@@ -209,7 +213,8 @@ def main(sizes: list[int]) -> None:
     prefix = f"bench-{int(time.time())}"
     print(
         f"poll interval {POLL_INTERVAL:.0f}s, all runs end within {END_WINDOW:.0f}s; "
-        f"budget 9 req/s burst 60; alternative: runs/get per run every {NAIVE_INTERVAL:.0f}s"
+        f"budget {DEFAULTS.databricks_requests_per_second:g} req/s "
+        f"burst {DEFAULTS.databricks_request_burst}; alternative: runs/get per run every {NAIVE_INTERVAL:.0f}s"
     )
     try:
         for n in sizes:
