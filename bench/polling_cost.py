@@ -214,7 +214,8 @@ def main(sizes: list[int]) -> None:
     print(
         f"poll interval {POLL_INTERVAL:.0f}s, all runs end within {END_WINDOW:.0f}s; "
         f"budget {DEFAULTS.databricks_requests_per_second:g} req/s "
-        f"burst {DEFAULTS.databricks_request_burst}; alternative: runs/get per run every {NAIVE_INTERVAL:.0f}s"
+        f"burst {DEFAULTS.databricks_request_burst}; "
+        f"alternative: runs/get per run every {NAIVE_INTERVAL:.0f}s"
     )
     try:
         for n in sizes:
