@@ -225,10 +225,11 @@ class DatabricksClient:
         return self._int_field(RUNS_SUBMIT, self._request(RUNS_SUBMIT, body=body), "run_id")
 
     def get_run(self, run_id: int) -> RunInfo:
-        """One run with all its task runs (pages past the first 100 are fetched too)."""
+        """One run with all its task runs (pages past the first 100 are fetched too) and its
+        repair history (Databricks includes it only when asked)."""
         data = self._get_all_pages(
             RUNS_GET,
-            {"run_id": run_id},
+            {"run_id": run_id, "include_history": True},
             container=None,
             arrays=("tasks", "iterations", "job_clusters", "job_parameters", "repair_history"),
         )

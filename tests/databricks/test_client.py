@@ -181,7 +181,10 @@ def test_get_run_parses_the_run(server: FixtureServer, make_client: MakeClient) 
     assert run.run_id == 455644833
     assert run.result_state is ResultState.FAILED
     assert [t.task_key for t in run.tasks] == ["ingest", "transform"]
-    assert only(server, "GET", "/api/2.2/jobs/runs/get").query == {"run_id": "455644833"}
+    assert only(server, "GET", "/api/2.2/jobs/runs/get").query == {
+        "run_id": "455644833",
+        "include_history": "true",
+    }
 
 
 def test_get_run_fetches_tasks_past_the_first_page(

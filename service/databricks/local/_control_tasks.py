@@ -6,19 +6,24 @@ ends with that run's result. for_each_task resolves its ``inputs`` to a JSON arr
 runs one iteration of its inner task per item, at most ``concurrency`` at a time; it
 fails when any iteration's latest attempt did not succeed.
 
+A for-each or run-job task's own ``timeout_seconds`` runs from its start: past it, its
+running iterations are killed (those not started end cancelled), or its child run is
+cancelled, and the task ends TIMEDOUT, retried when ``retry_on_timeout`` says so.
+
 A mixin of ``RunScheduler``: these methods run under the store lock, as all its
 transitions do, and use its attempt bookkeeping.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from service.workflows.references import resolve_references
 
 from . import _terminations as ends
 from ._config import LocalBackendConfig
 from ._control_flow import ConditionError, evaluate_condition, parse_for_each_inputs
+from ._delayed_calls import DelayedCalls
 from ._records import RunRecord, TaskOutput, TaskRunRecord
 from ._states import (
     SUCCESSFUL_RESULTS,
@@ -37,6 +42,9 @@ from ._time import now_ms
 class ControlTasks:
     _config: LocalBackendConfig
     _store: RunStore
+    _lock: Any
+    _timers: DelayedCalls
+    _closed: bool
 
     if TYPE_CHECKING:  # provided by RunScheduler
 
@@ -58,6 +66,12 @@ class ControlTasks:
         ) -> None: ...
 
         def _make_ready(self, run: RunRecord, attempt: TaskRunRecord) -> bool: ...
+
+        def _stop(self, run: RunRecord, reason: Termination) -> None: ...
+
+        def _stop_attempt(
+            self, run: RunRecord, attempt: TaskRunRecord, reason: Termination
+        ) -> None: ...
 
         def _new_attempt(
             self,
@@ -128,6 +142,7 @@ class ControlTasks:
         attempt.child_run_id = child.run_id
         self._store.add_run(child)
         self.start(child)
+        self._arm_task_timeout(run, attempt)
         return attempt.is_terminal
 
     def _child_run_ended(self, child: RunRecord) -> None:
@@ -159,7 +174,31 @@ class ControlTasks:
             message = f"for_each_task {attempt.task_key}: {exc}"
             return self._end(attempt, ends.failed(message), TaskOutput(error=message))
         self._advance_iterations(run, attempt)
+        self._arm_task_timeout(run, attempt)
         return attempt.is_terminal
+
+    def _arm_task_timeout(self, run: RunRecord, attempt: TaskRunRecord) -> None:
+        timeout = attempt.task.timeout_seconds
+        if timeout > 0 and not attempt.is_terminal and not self._closed:
+            # Not cancelled when the task ends first: the call then finds it terminal.
+            self._timers.call_later(timeout, lambda: self._control_task_timed_out(run, attempt))
+
+    def _control_task_timed_out(self, run: RunRecord, attempt: TaskRunRecord) -> None:
+        with self._lock:
+            if attempt.is_terminal or attempt.stop_reason is not None or run.is_stopping:
+                return
+            timeout = attempt.task.timeout_seconds
+            attempt.stop_reason = ends.task_timed_out(timeout)
+            self._store.touch(run)
+            if attempt.child_run_id is not None:
+                # The child run ends cancelled; _child_run_ended then ends this task with
+                # its stop reason (TIMEDOUT).
+                child = self._store.get_run(attempt.child_run_id)
+                self._stop(child, ends.parent_task_timed_out(attempt.task_key, timeout))
+                return
+            for iteration in attempt.latest_iterations().values():
+                self._stop_attempt(run, iteration, attempt.stop_reason)
+            self._advance_iterations(run, attempt)
 
     def _advance_iterations(self, run: RunRecord, parent: TaskRunRecord) -> None:
         """Start iterations up to ``concurrency``; end the for-each task after the last."""

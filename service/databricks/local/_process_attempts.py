@@ -86,7 +86,12 @@ class ProcessAttempts:
             self._touch(run)
         try:
             invocation = build_invocation(attempt.task, inputs, self._config)
-            process = start_task_process(invocation, scratch_dir=scratch_dir, config=self._config)
+            process = start_task_process(
+                invocation,
+                task_run_id=attempt.run_id,
+                scratch_dir=scratch_dir,
+                config=self._config,
+            )
         except TaskSetupError as exc:
             with self._lock:
                 termination = attempt.stop_reason or ends.failed(
@@ -96,6 +101,8 @@ class ProcessAttempts:
             return
         with self._lock:
             attempt.process = process
+            attempt.process_group_id = process.pid
+            self._touch(run)  # on file before anything else: see kill_orphaned_task_processes
             stopped_meanwhile = attempt.stop_reason is not None
         if stopped_meanwhile:
             kill_process_group(process)

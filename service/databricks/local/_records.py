@@ -55,6 +55,9 @@ class TaskRunRecord:
     output: TaskOutput | None = None
     scratch_dir: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    # Its process group (= the process's pid: it leads its own session), kept on file so a
+    # backend restarted after a SIGKILL can kill the task processes it orphaned.
+    process_group_id: int | None = None
     # Set by cancel or a run timeout while the process runs; the attempt ends with it.
     stop_reason: Termination | None = None
     repair_id: int | None = None  # the repair that made this attempt

@@ -56,7 +56,12 @@ def job_settings_with_defaults(raw: Mapping[str, Any]) -> JsonObject:
 
 
 def render_run(
-    run: RunRecord, config: LocalBackendConfig, *, include_tasks: bool, task_offset: int = 0
+    run: RunRecord,
+    config: LocalBackendConfig,
+    *,
+    include_tasks: bool,
+    include_history: bool = False,
+    task_offset: int = 0,
 ) -> JsonObject:
     body: JsonObject = {
         "run_id": run.run_id,
@@ -86,7 +91,10 @@ def render_run(
         body["overriding_parameters"] = overriding
     if run.raw_settings.get("job_clusters"):
         body["job_clusters"] = run.raw_settings["job_clusters"]
-    if run.repair_history:
+    # Only runs/get with include_history=true carries it (the SDK documents the flag as
+    # "whether to include the repair history"; runs/list never does, see
+    # databricks-sdk-py issue 157). Task arrays list every attempt either way.
+    if include_history and run.repair_history:
         body["repair_history"] = [_repair_entry(entry) for entry in run.repair_history]
     if include_tasks:
         # One entry per attempt, as a workspace answers: a retried task appears once per

@@ -13,9 +13,9 @@ from ._payload import JsonObject, get_bool, get_int
 from ._records import RunRecord, TaskRunRecord
 from ._render import render_output, render_run, render_task_run_metadata
 from ._repairs import repair_parameters, tasks_to_rerun
+from ._run_filter import RunFilter
 from ._run_requests import submit_run
 from ._states import LifeCycleState, RunType
-from ._store import RunFilter
 from ._task_settings import TaskKind
 
 router = APIRouter()
@@ -44,7 +44,13 @@ def get_run(
             return render_task_run_metadata(
                 found, store.get_run(found.parent_run_id), backend.config
             )
-        return render_run(found, backend.config, include_tasks=True, task_offset=offset)
+        return render_run(
+            found,
+            backend.config,
+            include_tasks=True,
+            include_history=include_history,
+            task_offset=offset,
+        )
 
 
 @router.get("/list")

@@ -10,10 +10,11 @@ a worker thread) -> RUNNING -> TERMINATED, with a new attempt (new task run id,
 attempt_number + 1) in WAITING_FOR_RETRY between failed attempts.
 
 Threads: request handlers call ``start``, ``cancel`` and ``repair``; worker threads run
-process attempts (``_process_attempts``); one timer thread fires retry intervals and
-run timeouts. Every state change happens under the store lock, and every changed run is
-``touch``-ed so the store writes it when the lock is released; no thread holds the
-lock while starting or waiting on a process. Nothing here blocks a request handler.
+process attempts (``_process_attempts``); one timer thread fires retry intervals
+(``_task_retries``), run timeouts and control-task timeouts (``_control_tasks``). Every
+state change happens under the store lock, and every changed run is ``touch``-ed so the
+store writes it when the lock is released; no thread holds the lock while starting or
+waiting on a process. Nothing here blocks a request handler.
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ from ._states import (
 )
 from ._store import RunStore
 from ._task_process import kill_process_group
+from ._task_retries import TaskRetries
 from ._task_settings import TaskKind, TaskSpec
 from ._time import now_ms
 
 logger = logging.getLogger(__name__)
 
 
-class RunScheduler(ControlTasks):
+class RunScheduler(ControlTasks, TaskRetries):
     def __init__(self, *, config: LocalBackendConfig, store: RunStore) -> None:
         self._config = config
         self._store = store
@@ -346,41 +348,3 @@ class RunScheduler(ControlTasks):
         if attempt.for_each_parent is not None:
             self._advance_iterations(run, attempt.for_each_parent)
         self._advance(run)
-
-    def _should_retry(
-        self, run: RunRecord, attempt: TaskRunRecord, termination: Termination
-    ) -> bool:
-        if run.is_stopping or self._closed:
-            return False
-        if termination.code is TerminationCode.INVALID_RUN_CONFIGURATION:
-            return False  # it can never run here: a retry would fail the same way
-        task = attempt.task
-        retryable = termination.result_state is ResultState.FAILED or (
-            termination.result_state is ResultState.TIMEDOUT and task.retry_on_timeout
-        )
-        return retryable and (task.max_retries == -1 or attempt.attempt_number < task.max_retries)
-
-    def _schedule_retry(self, run: RunRecord, failed: TaskRunRecord) -> None:
-        retry = self._new_attempt(
-            run,
-            failed.task,
-            failed.attempt_number + 1,
-            state=LifeCycleState.WAITING_FOR_RETRY,
-            original_attempt_run_id=failed.original_attempt_run_id,
-            for_each_parent=failed.for_each_parent,
-            iteration_index=failed.iteration_index,
-        )
-        retry.repair_id = failed.repair_id
-        # min_retry_interval_millis counts from the start of the failed attempt.
-        due_ms = failed.start_time + failed.task.min_retry_interval_millis
-        delay = max(0.0, (due_ms - now_ms()) / 1000)
-        self._timers.call_later(delay, lambda: self._retry_due(run, retry))
-
-    def _retry_due(self, run: RunRecord, retry: TaskRunRecord) -> None:
-        with self._lock:
-            waiting = retry.life_cycle_state is LifeCycleState.WAITING_FOR_RETRY
-            if waiting and not run.is_stopping and self._make_ready(run, retry):
-                if retry.for_each_parent is not None:
-                    self._advance_iterations(run, retry.for_each_parent)
-                self._advance(run)
-            self._store.touch(run)

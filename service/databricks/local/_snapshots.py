@@ -162,6 +162,7 @@ def attempt_doc(attempt: TaskRunRecord) -> Document:
         "iteration_inputs": attempt.iteration_inputs,
         "for_each_parent_id": None if parent is None else parent.run_id,
         "iteration_index": attempt.iteration_index,
+        "process_group_id": attempt.process_group_id,
     }
 
 
@@ -188,6 +189,7 @@ def attempt_from(doc: Document, task: TaskSpec, parent: TaskRunRecord | None) ->
         iteration_inputs=doc["iteration_inputs"],
         for_each_parent=parent,
         iteration_index=doc["iteration_index"],
+        process_group_id=doc.get("process_group_id"),  # absent in files of older backends
     )
 
 

@@ -5,9 +5,10 @@ Records live in memory and are written through to the backend's SQLite file
 the store lock is released, everything touched is written in one transaction, still
 under the lock (so the file never lags a response: run-now answers after its run, and
 its token, are on disk). On start the file is read back; runs that were active when the
-previous process died are ended INTERNAL_ERROR with a message, since their processes
-died with it. Ids are seeded from the clock and from the ids already on file, so a
-restarted backend never hands out an id an earlier process used.
+previous process died are ended INTERNAL_ERROR with a message, after killing whatever
+task processes of theirs outlived it (``_orphans``). Ids are seeded from the clock and
+from the ids already on file, so a restarted backend never hands out an id an earlier
+process used.
 
 Thread safety: one re-entrant lock, ``RunStore.lock``, guards the store *and every
 record in it*. Request handlers, the scheduler's worker threads and its timer thread
@@ -26,37 +27,15 @@ from typing import Generic, TypeVar
 
 from ._errors import job_does_not_exist, run_does_not_exist
 from ._job_settings import parse_job_settings
+from ._orphans import kill_orphaned_task_processes
 from ._paging import decode_page_token, encode_page_token
 from ._persistence import StateDatabase
 from ._records import JobRecord, RunRecord, TaskRunRecord
+from ._run_filter import RunFilter
 from ._snapshots import attempt_doc, attempt_from, job_doc, job_from, run_doc, run_from
-from ._states import ACTIVE_LIFE_CYCLE_STATES, LifeCycleState, RunType
+from ._states import LifeCycleState
 from ._store_lock import StoreLock
 from ._terminations import end_interrupted
-
-
-@dataclass(frozen=True)
-class RunFilter:
-    job_id: int | None = None
-    active_only: bool = False
-    completed_only: bool = False
-    run_type: RunType | None = None
-    start_time_from: int | None = None
-    start_time_to: int | None = None
-
-    def matches(self, run: RunRecord) -> bool:
-        if self.job_id is not None and run.job_id != self.job_id:
-            return False
-        if self.active_only and run.life_cycle_state not in ACTIVE_LIFE_CYCLE_STATES:
-            return False
-        if self.completed_only and not run.is_terminal:
-            return False
-        if self.run_type is not None and run.run_type is not self.run_type:
-            return False
-        if self.start_time_from is not None and run.start_time < self.start_time_from:
-            return False
-        return self.start_time_to is None or run.start_time <= self.start_time_to
-
 
 T = TypeVar("T")
 
@@ -164,10 +143,12 @@ class RunStore:
         known = [*self._jobs, *self._runs, *self._task_runs, *state.tokens.values(), 0]
         self._next_job_id = max(self._next_job_id, max(self._jobs, default=0))
         self._next_run_id = max(self._next_run_id, max(known))
-        for run in self._runs.values():
-            if not run.is_terminal:
-                end_interrupted(run, _all_attempts(run))
-                self.touch(run)
+        interrupted = [run for run in self._runs.values() if not run.is_terminal]
+        # Their processes outlived the SIGKILLed backend (own sessions): stop them first.
+        kill_orphaned_task_processes(a for run in interrupted for a in _all_attempts(run))
+        for run in interrupted:
+            end_interrupted(run, _all_attempts(run))
+            self.touch(run)
 
     # -- ids ---------------------------------------------------------------------------
 

@@ -28,6 +28,10 @@ SPEC_FILE = "task.json"
 RESULT_FILE = "result.json"
 MAX_LOG_BYTES = 5 * 1024 * 1024  # runs/get-output returns the last 5 MB of logs
 DBFS_ROOT_ENV = "LOCKGATE_DBFS_ROOT"
+# Marks every process of an attempt (children inherit it): after a backend SIGKILL, the
+# restarted backend kills only processes that carry the marker of a task run it had
+# started, never an unrelated process that reused a recorded pid or group id.
+TASK_RUN_ENV = "LOCKGATE_LOCAL_TASK_RUN_ID"
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class AttemptOutcome:
 
 
 def start_task_process(
-    invocation: TaskInvocation, *, scratch_dir: Path, config: LocalBackendConfig
+    invocation: TaskInvocation, *, task_run_id: int, scratch_dir: Path, config: LocalBackendConfig
 ) -> subprocess.Popen[bytes]:
     scratch_dir.mkdir(parents=True, exist_ok=True)
     spec = asdict(invocation)
@@ -78,7 +82,7 @@ def start_task_process(
         return subprocess.Popen(
             [sys.executable, str(RUNNER), str(scratch_dir / SPEC_FILE)],
             cwd=scratch_dir,
-            env=_task_environment(dbfs_root),
+            env=_task_environment(dbfs_root, task_run_id),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -131,9 +135,10 @@ def _tail(path: Path) -> tuple[str, bool]:
     return data.decode("utf-8", errors="replace"), size > MAX_LOG_BYTES
 
 
-def _task_environment(dbfs_root: Path) -> dict[str, str]:
+def _task_environment(dbfs_root: Path, task_run_id: int) -> dict[str, str]:
     # Lockgate's own settings (tokens, secrets) are not the task's business.
     env = {key: value for key, value in os.environ.items() if not key.startswith("LOCKGATE_")}
     env[DBFS_ROOT_ENV] = str(dbfs_root.resolve())
     env["PYTHONUNBUFFERED"] = "1"  # so driver.log is live while the task runs
+    env[TASK_RUN_ENV] = str(task_run_id)
     return env

@@ -52,6 +52,17 @@ def run_timed_out(timeout_seconds: int) -> Termination:
     )
 
 
+def parent_task_timed_out(task_key: str, timeout_seconds: int) -> Termination:
+    """A run_job_task's child run, cancelled because that task timed out."""
+    return Termination(
+        ResultState.CANCELED,
+        TerminationCode.CANCELED,
+        TerminationType.CLIENT_ERROR,
+        f"Cancelled: run_job_task {task_key} timed out after {timeout_seconds} seconds.",
+        user_cancelled_or_timedout=True,
+    )
+
+
 def cancelled_by_run_end(run_stop: Termination) -> Termination:
     """A task that had not started when its run was cancelled or timed out."""
     return Termination(
@@ -113,7 +124,7 @@ def end_interrupted(run: RunRecord, attempts: Iterable[TaskRunRecord]) -> None:
     now = now_ms()
     message = (
         "The local Databricks backend stopped while this run was active; its task "
-        "processes ended with it."
+        "processes were stopped."
     )
     ending = Termination(
         ResultState.FAILED, TerminationCode.INTERNAL_ERROR, TerminationType.INTERNAL_ERROR, message

@@ -57,14 +57,18 @@ def standalone(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 
 def test_jobs_and_runs_survive_a_restart_and_active_runs_end_internal_error(tmp_path: Path) -> None:
+    """The restart also kills the task processes the SIGKILLed backend left running."""
     data_dir = tmp_path / "data"
     notebook = data_dir / "workspace" / "Shared" / "sleep.py"
     notebook.parent.mkdir(parents=True)
     notebook.write_text(
         "# Databricks notebook source\n"
-        "import os, time\n"
-        "open(dbutils.widgets.get('pid_file'), 'w').write(str(os.getpid()))\n"
-        "time.sleep(float(dbutils.widgets.get('seconds')))\n"
+        "import os, subprocess, time\n"
+        "seconds = dbutils.widgets.get('seconds')\n"
+        "child = subprocess.Popen(['sleep', seconds])  # a process of the task's own\n"
+        "pids = f'{os.getpid()} {child.pid}'\n"
+        "open(dbutils.widgets.get('pid_file'), 'w').write(pids)\n"
+        "child.wait()\n"
     )
     pid_file = tmp_path / "task.pid"
     task_pid = 0
@@ -88,11 +92,18 @@ def test_jobs_and_runs_survive_a_restart_and_active_runs_end_internal_error(tmp_
             done = workspace.jobs.run_now(job.job_id, idempotency_token="durable-1").result()
             pid_file.unlink()
             active = workspace.jobs.run_now(job.job_id, notebook_params={"seconds": "60"})
-            task_pid = int(wait_for_file(pid_file))
+            task_pid, child_pid = map(int, wait_for_file(pid_file).split())
             server.send_signal(signal.SIGKILL)  # the backend dies with the run active
             server.wait()
+            assert not process_is_gone(task_pid) and not process_is_gone(child_pid)
 
         with standalone(data_dir) as (url, _server):
+            # The restarted backend killed what the dead one orphaned, child included.
+            deadline = time.monotonic() + 5
+            while not (process_is_gone(task_pid) and process_is_gone(child_pid)):
+                assert time.monotonic() < deadline, "orphaned task processes still run"
+                time.sleep(0.02)
+
             workspace = WorkspaceClient(host=url, token=TOKEN)
             assert workspace.jobs.get(job.job_id).settings is not None
             again = workspace.jobs.get_run(done.run_id or 0)

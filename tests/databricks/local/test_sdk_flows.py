@@ -134,7 +134,11 @@ def test_repair_reruns_failed_tasks_and_needs_the_latest_repair_id(
         repaired.state is not None
         and repaired.state.result_state == sdk_jobs.RunResultState.SUCCESS
     )
-    history = repaired.repair_history or []
+    # The repair history comes only with include_history (runs/list never carries it).
+    assert not repaired.repair_history
+    listed = next(iter(workspace.jobs.list_runs(job_id=job.job_id, expand_tasks=True)))
+    assert listed.run_id == run.run_id and not listed.repair_history
+    history = workspace.jobs.get_run(run.run_id, include_history=True).repair_history or []
     assert [entry.type for entry in history] == [
         sdk_jobs.RepairHistoryItemType.ORIGINAL,
         sdk_jobs.RepairHistoryItemType.REPAIR,
@@ -157,7 +161,10 @@ def test_repair_reruns_failed_tasks_and_needs_the_latest_repair_id(
     again = workspace.jobs.repair_run(
         run.run_id, rerun_tasks=["first"], rerun_dependent_tasks=True, latest_repair_id=repair_id
     ).result(timeout=WAIT)
-    assert len(again.repair_history or []) == 3
+    assert not again.repair_history
+    history = workspace.jobs.get_run(run.run_id, include_history=True).repair_history or []
+    assert [entry.id for entry in history][:2] == [None, repair_id]
+    assert len(history) == 3 and history[2].id is not None and history[2].id > repair_id
     assert again.state is not None and again.state.result_state == sdk_jobs.RunResultState.SUCCESS
 
 
