@@ -83,7 +83,7 @@ def main() -> None:
             data_dir=tmp / "data",
             redis_url=redis_url,
             queue_prefix=f"bench-{uuid.uuid4().hex[:8]}",
-            databricks_token="x",
+            databricks_token=SecretStr("x"),
             blob_connection_string=SecretStr(connection),
         )
         upgrade(settings.resolved_database_url)

@@ -1,6 +1,7 @@
 """Commands for trigger sources: ``lockgate scheduler``, ``lockgate listener`` (long-running,
-several replicas allowed), and ``lockgate hooks ...`` / ``lockgate events ...``, which call
-the HTTP API (``--url``; ``--key`` or ``LOCKGATE_API_KEY``) so its validation applies."""
+several replicas allowed), and ``lockgate hooks|events|schedules|file-watches|expectations
+...``, which call the HTTP API (``--url``; ``--key`` or ``LOCKGATE_API_KEY``) so its
+validation applies."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ hooks = typer.Typer(
     help="Webhook endpoints: create, list, rotate, disable, delete.", no_args_is_help=True
 )
 events = typer.Typer(help="The trigger ledger: list, show, replay, dry run.", no_args_is_help=True)
+schedules = typer.Typer(
+    help="Cron and periodic schedules: list, pause, unpause.", no_args_is_help=True
+)
+file_watches = typer.Typer(
+    help="File-arrival triggers: list, pause, unpause.", no_args_is_help=True
+)
+expectations = typer.Typer(
+    help="Absence triggers (a file or a successful run by a deadline): list, create, delete.",
+    no_args_is_help=True,
+)
 
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")]
 
@@ -27,6 +38,9 @@ def register(app: typer.Typer) -> None:
     app.command("listener")(listener)
     app.add_typer(hooks, name="hooks")
     app.add_typer(events, name="events")
+    app.add_typer(schedules, name="schedules")
+    app.add_typer(file_watches, name="file-watches")
+    app.add_typer(expectations, name="expectations")
 
 
 def _loop_parts(settings: Settings) -> tuple[Any, Any, Any]:
@@ -194,3 +208,106 @@ def events_test(
         {"hook": hook, "body": json.loads(data)} if hook else {"file_url": file_url}
     )
     print_json(call_api("POST", "/api/v1/events:test", key, url, body))
+
+
+@schedules.command("list")
+def schedules_list(key: Key, url: Url = None) -> None:
+    print_json(call_api("GET", "/api/v1/schedules", key, url))
+
+
+@schedules.command("pause")
+def schedules_pause(workflow: str, key: Key, url: Url = None) -> None:
+    """Stop firing until unpaused; overrides the definition's pause_status."""
+    print_json(call_api("PATCH", f"/api/v1/schedules/{workflow}", key, url, {"paused": True}))
+
+
+@schedules.command("unpause")
+def schedules_unpause(workflow: str, key: Key, url: Url = None) -> None:
+    """Fire again from now on: the occurrences missed while paused are not caught up."""
+    print_json(call_api("PATCH", f"/api/v1/schedules/{workflow}", key, url, {"paused": False}))
+
+
+@file_watches.command("list")
+def file_watches_list(key: Key, url: Url = None) -> None:
+    print_json(call_api("GET", "/api/v1/file-watches", key, url))
+
+
+@file_watches.command("pause")
+def file_watches_pause(workflow: str, key: Key, url: Url = None) -> None:
+    """Set the workflow's ``trigger.pause_status`` to PAUSED (as Databricks' jobs/update
+    does); files arriving meanwhile are seen, but start nothing."""
+    print_json(_set_trigger_pause(workflow, "PAUSED", key, url))
+
+
+@file_watches.command("unpause")
+def file_watches_unpause(workflow: str, key: Key, url: Url = None) -> None:
+    print_json(_set_trigger_pause(workflow, "UNPAUSED", key, url))
+
+
+def _set_trigger_pause(workflow: str, status: str, key: Key, url: Url) -> Any:
+    """A file watch's pause lives in its workflow definition, so that re-applying the
+    definition (or the listener's sync) cannot silently undo it: the source is edited in
+    place, in its own format, and put back; then the watch row is synced and shown."""
+    detail = call_api("GET", f"/api/v1/workflows/{workflow}", key, url)
+    source = detail.get("source") if isinstance(detail, dict) else None
+    trigger = _file_arrival_trigger(source)
+    if trigger is None:
+        typer.echo(f"lockgate: workflow {workflow!r} has no file_arrival trigger", err=True)
+        raise typer.Exit(1)
+    if trigger.get("pause_status") != status:
+        trigger["pause_status"] = status
+        call_api("PUT", f"/api/v1/workflows/{workflow}", key, url, source)
+    return call_api("PATCH", f"/api/v1/file-watches/{workflow}", key, url, {})
+
+
+def _file_arrival_trigger(source: Any) -> dict[str, Any] | None:
+    """The ``trigger`` block of a seed or Jobs document (also under ``settings``, the shape
+    of a jobs/get answer), if it is a file-arrival trigger."""
+    if not isinstance(source, dict):
+        return None
+    for holder in (source, source.get("settings")):
+        trigger = holder.get("trigger") if isinstance(holder, dict) else None
+        if isinstance(trigger, dict) and isinstance(trigger.get("file_arrival"), dict):
+            return trigger
+    return None
+
+
+@expectations.command("list")
+def expectations_list(key: Key, url: Url = None) -> None:
+    print_json(call_api("GET", "/api/v1/expectations", key, url))
+
+
+@expectations.command("create")
+def expectations_create(
+    name: str,
+    deadline_cron: Annotated[
+        str, typer.Option("--deadline", help='Quartz or Unix cron, e.g. "0 6 * * 1-5"')
+    ],
+    key: Key,
+    timezone: Annotated[str, typer.Option(help="IANA or Java zone")] = "UTC",
+    file_under: Annotated[
+        str | None, typer.Option(help="expect a file under this location URL")
+    ] = None,
+    workflow_succeeded: Annotated[
+        str | None, typer.Option(help="or: expect a successful run of this workflow")
+    ] = None,
+    alert_workflow: Annotated[
+        str | None, typer.Option(help="whose alert routes hear a miss")
+    ] = None,
+    url: Url = None,
+) -> None:
+    """Expect a file (or a successful run) by each deadline; a miss is an alertable event."""
+    body = {
+        "name": name,
+        "deadline_cron": deadline_cron,
+        "timezone": timezone,
+        "file_under": file_under,
+        "workflow_succeeded": workflow_succeeded,
+        "alert_workflow": alert_workflow,
+    }
+    print_json(call_api("POST", "/api/v1/expectations", key, url, body))
+
+
+@expectations.command("delete")
+def expectations_delete(name: str, key: Key, url: Url = None) -> None:
+    call_api("DELETE", f"/api/v1/expectations/{name}", key, url)

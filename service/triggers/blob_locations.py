@@ -69,12 +69,14 @@ def parse_location(url: str) -> Location:
         segments = path.lstrip("/").split("/", 2)
         if host.endswith((".blob.core.windows.net", ".dfs.core.windows.net")):
             account = host.split(".")[0]
-            if not segments[0]:
+            # Here the path is container/name: the name keeps all its slashes.
+            container, _, name = path.lstrip("/").partition("/")
+            if not container:
                 raise LocationInvalid(f"{url!r}: name the container after the host")
             return Location(
                 kind="azure",
-                container=segments[0],
-                prefix=segments[1] if len(segments) > 1 else "",
+                container=container,
+                prefix=name,
                 account=account,
                 account_url=f"https://{account}.blob.core.windows.net",
             )
