@@ -17,6 +17,7 @@ from service.api.routes import (
     health,
     hooks,
     keys,
+    metrics,
     runs,
     workflows,
 )
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, task_sender: TaskSender | None = None) -> 
     app.include_router(runs.router)
     app.include_router(keys.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(events.router)
     app.include_router(channels.router)
     app.include_router(alerts.router)

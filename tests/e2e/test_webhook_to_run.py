@@ -204,6 +204,9 @@ def test_the_same_delivery_twice_makes_one_run(lockgate: Lockgate) -> None:
     assert run["status"] == "succeeded"
     assert len(lockgate.api.get("/api/v1/runs").json()["items"]) == 1
     assert len(_backend_runs(lockgate, run["databricks_job_id"])) == 1
+    metrics = lockgate.api.get("/metrics").text
+    assert 'lockgate_runs{status="succeeded"} 1.0' in metrics
+    assert "lockgate_trigger_to_submit_seconds_count 1.0" in metrics
 
 
 def test_a_run_survives_its_worker_being_killed(lockgate: Lockgate) -> None:

@@ -1,0 +1,34 @@
+"""/metrics in the Prometheus text format (no key: scrape it from inside the network)."""
+
+from __future__ import annotations
+
+import redis
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from service.observability import StoreCollector
+from service.settings import Settings
+
+router = APIRouter(tags=["health"])
+
+
+def _queue_depth(settings: Settings) -> int | None:
+    if not settings.redis_url:
+        return None
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        prefix = settings.queue_prefix
+        return int(client.llen(f"{prefix}:{prefix}.tasks"))
+    except redis.RedisError:
+        return None
+    finally:
+        client.close()
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(request.app.state.sessions, lambda: _queue_depth(settings)))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
