@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "production"] = "development"
+    log_format: Literal["plain", "json"] = "plain"
     data_dir: Path = Path(".lockgate")
 
     # Store: SQLite (WAL) under data_dir unless a URL is given (PostgreSQL in production).
