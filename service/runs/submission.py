@@ -52,7 +52,7 @@ from service.runs.workspaces import WorkspaceClients
 from service.settings import Settings, get_settings
 from service.store.models import Run, RunStatus, Workflow, utcnow
 from service.store.repositories import runs as runs_repo
-from service.workflows import WorkflowInvalid, parse_workflow
+from service.workflows import WorkflowDefinition, WorkflowInvalid, parse_workflow
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +224,7 @@ def plan_submission(
         message = "; ".join(f"{e.path}: {e.message}" for e in exc.errors)
         runs_repo.record_submission_error(session, run_id=run_id, message=message)
         return None
-    job_settings = _paused_triggers(definition.to_job_settings())
-    job_settings.setdefault("tags", {})[WORKFLOW_ID_TAG] = workflow.id
+    job_settings = expected_job_settings(definition, workflow_id=workflow.id)
     repair = run.retry_mode == "repair" and run.databricks_run_id is not None
     if run.workspace != options.workspace and not repair:
         run.workspace = options.workspace
@@ -254,6 +253,13 @@ def plan_submission(
         cancel_requested=run.cancel_requested_at is not None and run.cancel_reason == "user",
         workspace_files=tuple(sorted(definition.workspace_files.items())),
     )
+
+
+def expected_job_settings(definition: WorkflowDefinition, *, workflow_id: str) -> dict[str, Any]:
+    """The job settings Lockgate deploys for a workflow (and checks for drift)."""
+    job_settings = _paused_triggers(definition.to_job_settings())
+    job_settings.setdefault("tags", {})[WORKFLOW_ID_TAG] = workflow_id
+    return job_settings
 
 
 def _paused_triggers(job_settings: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,11 @@ from sqlalchemy.exc import IntegrityError
 
 from service.api.deps import AdminAccess, ReadAccess, SessionDep
 from service.api.problems import Problem
+from service.databricks import DatabricksError
+from service.runs.drift import settings_drift
 from service.runs.options import engine_options
+from service.runs.submission import expected_job_settings
+from service.runs.workspaces import WorkspaceClients
 from service.store.models import Workflow
 from service.store.repositories import workflows as workflows_repo
 from service.workflows import (
@@ -137,6 +141,37 @@ def get_workflow(name: str, session: SessionDep, _: ReadAccess) -> dict[str, Any
     except WorkflowInvalid as exc:  # stored before a validation rule was added
         return {**_summary(workflow), "source": workflow.source, "invalid": str(exc)}
     return _detail(workflow, definition)
+
+
+@router.get("/{name}/drift")
+def get_drift(name: str, request: Request, session: SessionDep, _: ReadAccess) -> dict[str, Any]:
+    """Whether the deployed Databricks job still says what Lockgate deployed."""
+    workflow = _get_or_404(session, name)
+    if workflow.databricks_job_id is None:
+        raise Problem(409, "Not deployed", f"{name!r} has no Databricks job yet (it has not run)")
+    settings = request.app.state.settings
+    try:
+        definition = parse_workflow(workflow.source)
+        workspace = engine_options(definition, settings).workspace
+    except WorkflowInvalid as exc:
+        raise _invalid(exc) from exc
+    expected = expected_job_settings(definition, workflow_id=workflow.id)
+    clients = WorkspaceClients.from_settings(settings)
+    try:
+        actual = clients.get(workspace).get_job(workflow.databricks_job_id).get("settings", {})
+    except DatabricksError as exc:
+        raise Problem(502, "Databricks did not answer", str(exc)) from exc
+    finally:
+        clients.close()
+    drift = settings_drift(expected, actual)
+    return {
+        "workflow": name,
+        "databricks_job_id": workflow.databricks_job_id,
+        "drifted": bool(drift),
+        "differences": [
+            {"path": d.path, "expected": d.expected, "actual": d.actual} for d in drift
+        ],
+    }
 
 
 @router.get("/{name}/export")
