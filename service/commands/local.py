@@ -19,17 +19,18 @@ if TYPE_CHECKING:  # the backend (FastAPI, uvicorn) is imported only when the co
 
 
 def local_databricks_config(
-    settings: Settings, data_dir: Path, host: str, port: int
+    settings: Settings, *, workspace_dir: Path, dbfs_root: Path, runs_dir: Path, public_url: str
 ) -> LocalBackendConfig:
+    """The backend's configuration from Lockgate's settings; the one place that maps the
+    `LOCKGATE_LOCAL_*` settings onto it (for `lockgate up` and the standalone command)."""
     from service.databricks.local import LocalBackendConfig
 
-    data_dir = data_dir.resolve()
     return LocalBackendConfig(
-        workspace_dir=data_dir / "workspace",
-        dbfs_root=data_dir / "dbfs",
-        runs_dir=data_dir / "runs",
+        workspace_dir=workspace_dir.resolve(),
+        dbfs_root=dbfs_root.resolve(),
+        runs_dir=runs_dir.resolve(),
         max_parallel_tasks=settings.local_max_parallel_tasks,
-        public_url=f"http://{host}:{port}",
+        public_url=public_url,
         pipeline_command=settings.local_pipeline_command,
         dbt_command=settings.local_dbt_command,
         reject_reused_idempotency_tokens=settings.local_reject_reused_idempotency_tokens,
@@ -55,7 +56,14 @@ def register(app: typer.Typer) -> None:
 
         settings = get_settings()
         directory = data_dir or settings.data_dir / "local-databricks"
-        config = local_databricks_config(settings, directory, host, port)
+        directory = directory.resolve()
+        config = local_databricks_config(
+            settings,
+            workspace_dir=directory / "workspace",
+            dbfs_root=directory / "dbfs",
+            runs_dir=directory / "runs",
+            public_url=f"http://{host}:{port}",
+        )
         typer.echo(
             f"local Databricks backend on http://{host}:{port} (data in {directory}); "
             "any bearer token is accepted",

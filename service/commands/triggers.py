@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import signal
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Protocol
 
 import typer
 
@@ -43,55 +44,46 @@ def register(app: typer.Typer) -> None:
     app.add_typer(expectations, name="expectations")
 
 
-def _loop_parts(settings: Settings) -> tuple[Any, Any, Any]:
+class _Loop(Protocol):
+    def run(self) -> None: ...
+    def shutdown(self) -> None: ...
+
+
+def _run_loop(make_loop: Callable[[Any, Any, Settings], _Loop], verbose: bool) -> None:
+    """Builds what a trigger loop needs, runs it until a signal, and closes it all."""
+    from service.logging_config import configure_logging
     from service.runs.queue import CeleryTaskSender, make_celery
     from service.store.db import make_engine, make_session_factory
 
+    configure_logging(verbose)
+    settings = get_settings()
+    try:
+        celery = make_celery(settings, name="lockgate-triggers")
+    except RuntimeError as exc:
+        typer.echo(f"lockgate: {exc}", err=True)
+        raise typer.Exit(1) from exc
     engine = make_engine(settings.resolved_database_url)
-    celery = make_celery(settings, name="lockgate-triggers")
-    return engine, make_session_factory(engine), (celery, CeleryTaskSender(celery))
+    loop = make_loop(make_session_factory(engine), CeleryTaskSender(celery), settings)
+    _stop_on_signals(loop.shutdown)
+    try:
+        loop.run()
+    finally:
+        celery.close()
+        engine.dispose()
 
 
 def scheduler(verbose: Verbose = False) -> None:
     """Fire schedules (cron, periodic) and check expectations; runs until Ctrl-C."""
-    from service.logging_config import configure_logging
     from service.triggers.scheduler import Scheduler
 
-    configure_logging(verbose)
-    settings = get_settings()
-    try:
-        engine, sessions, (celery, sender) = _loop_parts(settings)
-    except RuntimeError as exc:
-        typer.echo(f"lockgate: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    loop = Scheduler(sessions, sender, settings)
-    _stop_on_signals(loop.shutdown)
-    try:
-        loop.run()
-    finally:
-        celery.close()
-        engine.dispose()
+    _run_loop(Scheduler, verbose)
 
 
 def listener(verbose: Verbose = False) -> None:
     """Poll file-arrival locations (Azure Blob, or the local inbox); runs until Ctrl-C."""
-    from service.logging_config import configure_logging
     from service.triggers.listener import Listener
 
-    configure_logging(verbose)
-    settings = get_settings()
-    try:
-        engine, sessions, (celery, sender) = _loop_parts(settings)
-    except RuntimeError as exc:
-        typer.echo(f"lockgate: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    loop = Listener(sessions, sender, settings)
-    _stop_on_signals(loop.shutdown)
-    try:
-        loop.run()
-    finally:
-        celery.close()
-        engine.dispose()
+    _run_loop(Listener, verbose)
 
 
 def _stop_on_signals(stop: Any) -> None:

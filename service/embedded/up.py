@@ -15,6 +15,7 @@ import time
 
 import httpx
 
+from service.commands.local import local_databricks_config
 from service.databricks.local import LocalBackendConfig
 from service.embedded.bootstrap import ensure_dev_api_key, install_example
 from service.embedded.redis_server import redis_reachable, start_private_redis
@@ -25,15 +26,13 @@ from service.store.migrate import upgrade
 
 
 def local_backend_config(settings: Settings) -> LocalBackendConfig:
-    return LocalBackendConfig(
-        workspace_dir=settings.workspace_dir.resolve(),
-        dbfs_root=settings.dbfs_root.resolve(),
-        runs_dir=(settings.data_dir / "local-runs").resolve(),
-        max_parallel_tasks=settings.local_max_parallel_tasks,
+    """The embedded backend keeps its workspace, DBFS and runs under Lockgate's data dir."""
+    return local_databricks_config(
+        settings,
+        workspace_dir=settings.workspace_dir,
+        dbfs_root=settings.dbfs_root,
+        runs_dir=settings.data_dir / "local-runs",
         public_url=settings.databricks_url,
-        pipeline_command=settings.local_pipeline_command,
-        dbt_command=settings.local_dbt_command,
-        reject_reused_idempotency_tokens=settings.local_reject_reused_idempotency_tokens,
     )
 
 
