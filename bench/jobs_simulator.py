@@ -3,7 +3,7 @@
 Not the local backend: that one runs each task as a process, and 2,000 concurrently
 active runs do not fit on a 2-core machine. Here a run is two numbers (start and end
 time, epoch ms); its state is computed when read. It serves runs/list (active_only,
-completed_only, start_time_from, limit, page_token, expand_tasks: one task per run),
+completed_only, start_time_from and _to, limit, page_token, expand_tasks: one task per run),
 runs/get, runs/get-output and runs/cancel, newest first like Databricks, and counts
 every request it answers (with its time) so a benchmark can report what polling cost.
 """
@@ -17,9 +17,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.store.models import Run, RunStatus, TriggerEvent, Workflow
 
 
 @dataclass
@@ -111,12 +116,13 @@ class JobsSimulator:
         active_only = query.get("active_only") == "true"
         completed_only = query.get("completed_only") == "true"
         start_from = int(query.get("start_time_from", "0"))
+        start_to = int(query.get("start_time_to", str(2**62)))
         limit = min(int(query.get("limit", "20")), 25)
         offset = int(query.get("page_token", "0") or 0)
         chosen = [
             r
             for r in runs
-            if r.start_ms >= start_from
+            if start_from <= r.start_ms <= start_to
             and (not active_only or now_ms < r.end_ms)
             and (not completed_only or now_ms >= r.end_ms)
         ]
@@ -127,6 +133,43 @@ class JobsSimulator:
             body["has_more"] = True
             body["next_page_token"] = str(offset + limit)
         return body
+
+
+def seed_running_runs(sessions: sessionmaker[Session], runs: list[SimulatedRun]) -> dict[int, str]:
+    """A Lockgate store watching ``runs``: one workflow, a running Run per simulated run
+    (submitted at its start). Returns Lockgate run ids by Databricks run id."""
+    ids: dict[int, str] = {}
+    with sessions.begin() as session:
+        workflow = Workflow(
+            name="bench",
+            source={
+                "name": "bench",
+                "tasks": [{"task_key": "t", "type": "notebook", "notebook_path": "/x"}],
+            },
+        )
+        session.add(workflow)
+        session.flush()
+        for sim in runs:
+            event = TriggerEvent(
+                source="manual",
+                source_name="bench",
+                dedupe_key=str(sim.run_id),
+                workflow_id=workflow.id,
+                status="dispatched",
+            )
+            session.add(event)
+            session.flush()
+            run = Run(
+                workflow_id=workflow.id,
+                trigger_event_id=event.id,
+                status=RunStatus.RUNNING,
+                databricks_run_id=sim.run_id,
+                submitted_at=datetime.fromtimestamp(sim.start_ms / 1000, tz=UTC),
+            )
+            session.add(run)
+            session.flush()
+            ids[sim.run_id] = run.id
+    return ids
 
 
 def requests_in_busiest_window(times: list[float], window: float = 60.0) -> int:

@@ -25,7 +25,6 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -34,6 +33,7 @@ from bench.jobs_simulator import (
     JobsSimulator,
     SimulatedRun,
     requests_in_busiest_window,
+    seed_running_runs,
     serve_simulator,
 )
 from service.databricks import DatabricksClient, PatAuth, RedisTokenBucket
@@ -42,7 +42,7 @@ from service.runs.watching import poll_active_runs
 from service.settings import Settings
 from service.store.db import make_engine, make_session_factory
 from service.store.migrate import upgrade
-from service.store.models import Run, RunStatus, TriggerEvent, Workflow
+from service.store.models import Run
 
 DEFAULTS = Settings()
 POLL_INTERVAL = 10.0
@@ -65,39 +65,7 @@ def _runs(n: int, t0: float) -> list[SimulatedRun]:
 def _store(directory: Path, runs: list[SimulatedRun]) -> tuple[str, dict[int, str]]:
     url = f"sqlite:///{directory / 'bench.db'}"
     upgrade(url)
-    sessions = make_session_factory(make_engine(url))
-    ids: dict[int, str] = {}
-    with sessions.begin() as session:
-        workflow = Workflow(
-            name="bench",
-            source={
-                "name": "bench",
-                "tasks": [{"task_key": "t", "type": "notebook", "notebook_path": "/x"}],
-            },
-        )
-        session.add(workflow)
-        session.flush()
-        for sim in runs:
-            event = TriggerEvent(
-                source="manual",
-                source_name="bench",
-                dedupe_key=str(sim.run_id),
-                workflow_id=workflow.id,
-                status="dispatched",
-            )
-            session.add(event)
-            session.flush()
-            run = Run(
-                workflow_id=workflow.id,
-                trigger_event_id=event.id,
-                status=RunStatus.RUNNING,
-                databricks_run_id=sim.run_id,
-                submitted_at=datetime.fromtimestamp(sim.start_ms / 1000, tz=UTC),
-            )
-            session.add(run)
-            session.flush()
-            ids[sim.run_id] = run.id
-    return url, ids
+    return url, seed_running_runs(make_session_factory(make_engine(url)), runs)
 
 
 def _lags(ended_at: dict[int, float], runs: list[SimulatedRun]) -> list[float]:

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Watching runs
     poll_interval_seconds: float = 5.0
     poll_max_pages: int = 100
+    # Runs started this recently are read from one listing of every run since the oldest
+    # of them (endings seen at once); older ones from the active listing. Bounds the pages.
+    poll_window_seconds: float = Field(default=3600.0, gt=0)
     sweep_interval_seconds: float = 10.0
     stuck_after_seconds: float = 15.0
 

@@ -1,18 +1,22 @@
 """The polling sweep: one pass over every active run, within the API budget.
 
-Databricks rate-limits its Jobs API per workspace, so state comes from list pages: one
-``runs/list?active_only=true&expand_tasks=true`` page gives 25 runs with their tasks.
-Runs that left the active set are read back the same way, 25 at a time
-(``completed_only``, in the window of start times those runs have), so a burst of
-endings costs a few pages, not one call per run. ``runs/get`` is only the fallback for
-runs no page showed, and ``get-output`` is called only for failed tasks, to say what
-went wrong. Every request spends from the workspace's shared budget (the client does).
+Databricks rate-limits its Jobs API per workspace, so states come from list pages
+(``runs/list`` with ``expand_tasks``: 25 runs with their tasks a page), not from one
+``runs/get`` per run.
 
-When the active listing is cut short (``max_pages``), a run it did not reach is not
-taken for ended: only a complete listing proves a run left the active set.
+Runs started within the listing window (``poll_window_seconds``) are read from one
+listing of every run started since the oldest of them, active and ended alike: a page
+shows an ending together with its result, so it is recorded as soon as its page is read,
+and the listing's membership does not change while runs end, so no run slips between
+pages. That listing costs one page per 25 runs the workspace started since then,
+whatever their state; the window bounds it. Runs older than the window (long-running
+ones) are read from the active-only listing of runs started before it, and those that
+left it are looked up in the completed-only listing of their start times; only a
+complete active listing proves a run left it. ``runs/get`` is the fallback for runs no
+page showed, and ``get-output`` is called only for failed tasks, to say what went wrong.
 
 Each workspace profile is swept on its own (a run is listed by the workspace it runs
-in). Unchanged runs cost no write; changed ones are written in one transaction; each
+in). Unchanged runs cost no write; changed ones are written a page at a time; each
 ending gets its own transaction, where the retry policy and alerts run
 (`ending.conclude_attempt`). Deadlines and cancels are enforced after the pass
 (`control.enforce_deadlines`).
@@ -30,26 +34,27 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.alerts import duration_limit
-from service.databricks import DatabricksClient, NotFound, RunInfo, TaskRunInfo
+from service.databricks import DatabricksClient, NotFound, RunInfo
 from service.policies.alerting import duration_exceeded
 from service.runs.control import enforce_deadlines
 from service.runs.ending import conclude_attempt
 from service.runs.finishing import emit_run_event
 from service.runs.options import EngineOptions
-from service.runs.states import FAILED_TASK_RESULTS, is_terminal, run_status
+from service.runs.recording import apply_run_info, latest_attempts, state_value
+from service.runs.run_listing import RunListing
+from service.runs.states import FAILED_TASK_RESULTS, is_terminal
 from service.runs.workspaces import WorkspaceClients
 from service.settings import Settings, get_settings
-from service.store.models import Run, RunStatus, TaskRun, utcnow
+from service.store.models import Run, RunStatus, utcnow
 from service.store.repositories import runs as runs_repo
 from service.store.repositories.runs import workflow_sources
 
 log = logging.getLogger(__name__)
 
-# A run may show in a completed_only page a moment after it leaves the active set, and
-# start times are Databricks' clock: read a little wider than the known start times.
-_COMPLETED_SLACK = timedelta(minutes=2)
+# Known start times are Lockgate's clock (the submission), Databricks lists by its own:
+# read a little wider than the known start times.
+_START_SLACK = timedelta(minutes=2)
 _MAX_RUNS_GET_PER_SWEEP = 25
-_PAGE_SIZE = 25
 
 
 @dataclass
@@ -113,78 +118,181 @@ def _sweep_workspace(
     max_pages: int,
     settings: Settings,
 ) -> None:
-    found: dict[int, RunInfo] = {}
-    complete = _read_pages(client, report, found, watched, max_pages, active_only=True)
-    missing = set(watched) - set(found) if complete else set()
-    if missing:
-        starts = [watched[r].known_start for r in missing]
-        earliest = min((s for s in starts if s), default=utcnow())
-        _read_pages(
-            client,
-            report,
-            found,
-            watched,
-            max_pages,
-            completed_only=True,
-            start_time_from=int((earliest - _COMPLETED_SLACK).timestamp() * 1000),
-            stop_when_found=missing,
-        )
-    for databricks_run_id in sorted(missing - set(found))[:_MAX_RUNS_GET_PER_SWEEP]:
+    recorder = _Recorder(sessions, client, watched, report, settings)
+    cutoff = utcnow() - timedelta(seconds=settings.poll_window_seconds)
+    recent = {d for d, w in watched.items() if w.known_start is None or w.known_start >= cutoff}
+    window = _sweep_window(recorder, client, recent, max_pages) if recent else _Window()
+    older = set(watched) - recent
+    if window.unreached:
+        # A listing cut at max_pages: what it did not reach goes the older runs' way, so
+        # the oldest of a long window are not starved sweep after sweep.
+        older |= window.unreached
+        cutoff = max(cutoff, window.reached or cutoff)
+    unseen = window.unseen
+    if older:
+        unseen |= _sweep_older(recorder, client, older, cutoff, max_pages)
+    fallback: dict[int, RunInfo] = {}
+    for databricks_run_id in sorted(unseen)[:_MAX_RUNS_GET_PER_SWEEP]:
         report.api_calls += 1
         try:
-            found[databricks_run_id] = client.get_run(databricks_run_id)
+            fallback[databricks_run_id] = client.get_run(databricks_run_id)
         except NotFound:
             log.warning(
                 "Databricks no longer knows run %s",
                 databricks_run_id,
                 extra={"run_id": watched[databricks_run_id].run_id},
             )
+    recorder.record(fallback)
 
-    ongoing = {
-        d: info for d, info in found.items() if not is_terminal(_value(info.life_cycle_state))
-    }
-    ended = {d: info for d, info in found.items() if d not in ongoing}
-    if ongoing:
-        with sessions.begin() as session:
+
+@dataclass
+class _Window:
+    unseen: set[int] = field(default_factory=set)  # not listed: the listing was complete
+    unreached: set[int] = field(default_factory=set)  # not listed: it was cut short
+    reached: datetime | None = None
+
+
+def _sweep_window(
+    recorder: _Recorder, client: DatabricksClient, recent: set[int], max_pages: int
+) -> _Window:
+    """Every run started since the oldest recent one, a page recorded as it is read."""
+    starts = [recorder.watched[d].known_start for d in recent]
+    earliest = min((s for s in starts if s is not None), default=utcnow())
+    listing = RunListing(client, max_pages, start_time_from=_ms(earliest - _START_SLACK))
+    seen: set[int] = set()
+    for page in listing:
+        batch = {info.run_id: info for info in page if info.run_id in recent}
+        seen.update(batch)
+        recorder.record(batch)
+    recorder.report.api_calls += listing.requests
+    if listing.complete:
+        return _Window(unseen=recent - seen)
+    reached = listing.oldest_start_ms
+    return _Window(
+        unreached=recent - seen,
+        reached=datetime.fromtimestamp(reached / 1000, tz=UTC) if reached else None,
+    )
+
+
+def _sweep_older(
+    recorder: _Recorder,
+    client: DatabricksClient,
+    older: set[int],
+    cutoff: datetime,
+    max_pages: int,
+) -> set[int]:
+    """Runs started before the window: the active listing of those start times, then
+    the completed listing for the ones that left it; returns the ones neither showed."""
+    before = _ms(cutoff + _START_SLACK)
+    found: dict[int, RunInfo] = {}
+    active = RunListing(client, max_pages, active_only=True, start_time_to=before)
+    for page in active:
+        found.update((info.run_id, info) for info in page if info.run_id in older)
+    recorder.report.api_calls += active.requests
+    missing = older - set(found) if active.complete else set()
+    clusters = _start_clusters({d: recorder.watched[d].known_start or cutoff for d in missing})
+    # Scattered endings cost a listing each, like runs/get: the rest wait a sweep.
+    del clusters[_MAX_RUNS_GET_PER_SWEEP:]
+    looked_up: set[int] = set()
+    for cluster in clusters:
+        # Only the start times of the runs that left: a narrow listing each, not every
+        # run that ended since the oldest of them.
+        completed = RunListing(
+            client,
+            max_pages,
+            completed_only=True,
+            start_time_from=_ms(cluster[0][1] - _START_SLACK),
+            start_time_to=_ms(cluster[-1][1] + _START_SLACK),
+        )
+        wanted = {d for d, _ in cluster}
+        looked_up |= wanted
+        for page in completed:
+            found.update((info.run_id, info) for info in page if info.run_id in wanted)
+            if wanted <= set(found):
+                break
+        recorder.report.api_calls += completed.requests
+    recorder.record(found)
+    return looked_up - set(found)
+
+
+def _start_clusters(starts: dict[int, datetime]) -> list[list[tuple[int, datetime]]]:
+    """Runs by start time, in groups whose slack-widened windows overlap."""
+    clusters: list[list[tuple[int, datetime]]] = []
+    for item in sorted(starts.items(), key=lambda kv: kv[1]):
+        if clusters and item[1] - clusters[-1][-1][1] <= 2 * _START_SLACK:
+            clusters[-1].append(item)
+        else:
+            clusters.append([item])
+    return clusters
+
+
+@dataclass
+class _Recorder:
+    """Writes a batch of run states: the ongoing ones in one transaction, each ending in
+    its own (where the retry policy and alerts run)."""
+
+    sessions: sessionmaker[Session]
+    client: DatabricksClient
+    watched: dict[int, _Watched]
+    report: PollReport
+    settings: Settings
+    options_cache: dict[str, EngineOptions | None] = field(default_factory=dict)
+    ended: set[int] = field(default_factory=set)  # a run may show on two pages
+
+    def record(self, batch: Mapping[int, RunInfo]) -> None:
+        ongoing = {
+            d: info
+            for d, info in batch.items()
+            if not is_terminal(state_value(info.life_cycle_state))
+        }
+        if ongoing:
+            self._record_ongoing(ongoing)
+        for databricks_run_id, info in batch.items():
+            if databricks_run_id not in ongoing and databricks_run_id not in self.ended:
+                self.ended.add(databricks_run_id)
+                self._record_ending(databricks_run_id, info)
+
+    def _record_ongoing(self, ongoing: Mapping[int, RunInfo]) -> None:
+        with self.sessions.begin() as session:
             runs = runs_repo.runs_by_ids(
-                session, run_ids=[watched[d].run_id for d in ongoing], with_tasks=True
+                session, run_ids=[self.watched[d].run_id for d in ongoing], with_tasks=True
             )
             by_id = {run.id: run for run in runs}
             sources = workflow_sources(session, workflow_ids={r.workflow_id for r in runs})
             now = utcnow()
             for databricks_run_id, info in ongoing.items():
-                run = by_id.get(watched[databricks_run_id].run_id)
+                run = by_id.get(self.watched[databricks_run_id].run_id)
                 if run is None or run.status not in RunStatus.ACTIVE:
                     continue
-                if _apply(run, info, {}):
-                    report.updated += 1
-                report.alert_delivery_ids += _duration_warning(
-                    session, run, sources.get(run.workflow_id), now, settings
+                if apply_run_info(run, info, {}):
+                    self.report.updated += 1
+                self.report.alert_delivery_ids += _duration_warning(
+                    session, run, sources.get(run.workflow_id), now, self.settings
                 )
-    options_cache: dict[str, EngineOptions | None] = {}
-    for databricks_run_id, info in ended.items():
-        errors = _failed_task_errors(client, report, info)
-        with sessions.begin() as session:
+
+    def _record_ending(self, databricks_run_id: int, info: RunInfo) -> None:
+        errors = _failed_task_errors(self.client, self.report, info)
+        with self.sessions.begin() as session:
             run = runs_repo.get_run(
-                session, run_id=watched[databricks_run_id].run_id, with_tasks=True
+                session, run_id=self.watched[databricks_run_id].run_id, with_tasks=True
             )
             if run is None or run.status not in RunStatus.ACTIVE:
-                continue
-            _apply(run, info, errors)
-            report.updated += 1
+                return
+            apply_run_info(run, info, errors)
+            self.report.updated += 1
             session.flush()
             concluded = conclude_attempt(
                 session,
                 run=run,
                 termination_code=info.termination_code,
-                settings=settings,
+                settings=self.settings,
                 now=utcnow(),
-                options_cache=options_cache,
+                options_cache=self.options_cache,
             )
             if not concluded.retrying:
-                report.ended_run_ids.append(run.id)
-            report.alert_delivery_ids += concluded.alert_delivery_ids
-            report.submit_run_ids += concluded.submit_run_ids
+                self.report.ended_run_ids.append(run.id)
+            self.report.alert_delivery_ids += concluded.alert_delivery_ids
+            self.report.submit_run_ids += concluded.submit_run_ids
 
 
 def _duration_warning(
@@ -209,47 +317,12 @@ def _duration_warning(
     )
 
 
-def _read_pages(
-    client: DatabricksClient,
-    report: PollReport,
-    found: dict[int, RunInfo],
-    watched: dict[int, _Watched],
-    max_pages: int,
-    *,
-    active_only: bool = False,
-    completed_only: bool = False,
-    start_time_from: int | None = None,
-    stop_when_found: set[int] | None = None,
-) -> bool:
-    """Reads list pages into ``found``; True when the listing was read to its end."""
-    page_token: str | None = None
-    for _ in range(max_pages):
-        page = client.list_runs(
-            active_only=active_only,
-            completed_only=completed_only,
-            expand_tasks=True,
-            limit=_PAGE_SIZE,
-            page_token=page_token,
-            start_time_from=start_time_from,
-        )
-        report.api_calls += 1
-        for info in page.runs:
-            if info.run_id in watched:
-                found[info.run_id] = info
-        if stop_when_found is not None and stop_when_found <= set(found):
-            return True
-        if not page.next_page_token:
-            return True
-        page_token = page.next_page_token
-    return False
-
-
 def _failed_task_errors(
     client: DatabricksClient, report: PollReport, info: RunInfo
 ) -> dict[str, str]:
     errors: dict[str, str] = {}
-    for task in _latest_attempts(info.tasks).values():
-        if _value(task.result_state) in FAILED_TASK_RESULTS:
+    for task in latest_attempts(info.tasks).values():
+        if state_value(task.result_state) in FAILED_TASK_RESULTS:
             report.api_calls += 1
             try:
                 output = client.get_run_output(task.run_id)
@@ -260,73 +333,5 @@ def _failed_task_errors(
     return errors
 
 
-def _latest_attempts(tasks: tuple[TaskRunInfo, ...]) -> dict[str, TaskRunInfo]:
-    # A retried task is listed once per attempt; its latest attempt is its state.
-    latest: dict[str, TaskRunInfo] = {}
-    for task in tasks:
-        known = latest.get(task.task_key)
-        if known is None or task.attempt_number >= known.attempt_number:
-            latest[task.task_key] = task
-    return latest
-
-
-def _apply(run: Run, info: RunInfo, errors: dict[str, str]) -> bool:
-    life_cycle = _value(info.life_cycle_state)
-    result = _value(info.result_state)
-    status = run_status(life_cycle, result)
-    changed = (run.life_cycle_state, run.result_state, run.status) != (life_cycle, result, status)
-    run.life_cycle_state = life_cycle
-    run.result_state = result
-    if info.state_message or changed:
-        run.state_message = info.state_message or None
-    run.run_page_url = info.run_page_url or run.run_page_url
-    run.started_at = _from_ms(info.start_time_ms) or run.started_at
-    if status in RunStatus.TERMINAL:
-        run.ended_at = _from_ms(info.end_time_ms) or utcnow()
-    run.status = status
-    for task in _latest_attempts(info.tasks).values():
-        start, end = task.start_time_ms, task.end_time_ms
-        values: dict[str, object] = {
-            "databricks_run_id": task.run_id,
-            "attempt_number": task.attempt_number,
-            "life_cycle_state": _value(task.life_cycle_state),
-            "result_state": _value(task.result_state),
-            "state_message": task.state_message or None,
-            "started_at": _from_ms(start),
-            "ended_at": _from_ms(end),
-            "duration_ms": end - start if start and end else None,
-            "termination_code": task.termination_code,
-        }
-        if task.task_key in errors:
-            values["error"] = errors[task.task_key]
-        stored = _upsert_task(run, task.task_key, values)
-        changed = changed or stored
-    if changed:
-        run.updated_at = utcnow()
-    return changed
-
-
-def _upsert_task(run: Run, task_key: str, values: dict[str, object]) -> bool:
-    """Sets the task's fields; True when any of them changed."""
-    for task in run.tasks:
-        if task.task_key == task_key:
-            changed = False
-            for name, value in values.items():
-                if getattr(task, name) != value:
-                    setattr(task, name, value)
-                    changed = True
-            return changed
-    run.tasks.append(TaskRun(task_key=task_key, **values))
-    return True
-
-
-def _value(state: object) -> str | None:
-    if state is None:
-        return None
-    return str(getattr(state, "value", state))
-
-
-def _from_ms(ms: int | None) -> datetime | None:
-    if not ms:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
