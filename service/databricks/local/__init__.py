@@ -1,8 +1,10 @@
 """A local stand-in for the Databricks Jobs service: the Jobs REST API over HTTP, tasks as
 local processes. Lockgate's client and the databricks-sdk work against it unchanged.
 
-Jobs and runs are kept in memory and written through to a SQLite file, so they survive
-a restart; see ``_store.py``.
+Jobs, runs and notification destinations are kept in memory and written through to a
+SQLite file, so they survive a restart; see ``_store.py`` and ``_destination_store.py``.
+Runs post Databricks' job webhook notifications to their destinations
+(``_run_notifications.py``).
 """
 
 from ._app import create_local_backend, serve_local_backend

@@ -1,7 +1,9 @@
 """The local Databricks backend as an ASGI app, and a blocking server for it.
 
 It serves the Jobs API under ``/api/2.2/jobs`` and ``/api/2.1/jobs``, the Workspace API
-under ``/api/2.0/workspace`` (uploading notebooks and files), and the
+under ``/api/2.0/workspace`` (uploading notebooks and files), the Notification
+Destinations API under ``/api/2.0/notification-destinations`` (runs post job webhook
+notifications to them: ``_run_notifications``), and the
 ``/.well-known/databricks-config`` probe the databricks-sdk makes at start-up. Every
 ``/api/`` request needs an ``Authorization: Bearer <token>`` header (any token); every
 error is Databricks error JSON ``{"error_code", "message"}``, never an HTML page.
@@ -21,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ._backend import LocalBackend
 from ._config import LocalBackendConfig
+from ._destinations_api import router as destinations_router
 from ._errors import ApiError, endpoint_not_found, invalid_parameter, unauthenticated
 from ._jobs_api import router as jobs_router
 from ._runs_api import router as runs_router
@@ -48,6 +51,7 @@ def create_local_backend(config: LocalBackendConfig) -> FastAPI:
         app.include_router(runs_router, prefix=f"/api/{version}/jobs/runs")
         app.include_router(jobs_router, prefix=f"/api/{version}/jobs")
     app.include_router(workspace_router, prefix="/api/2.0/workspace")
+    app.include_router(destinations_router, prefix="/api/2.0/notification-destinations")
 
     @app.get("/.well-known/databricks-config", include_in_schema=False)
     def host_metadata() -> dict[str, str]:

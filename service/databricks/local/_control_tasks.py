@@ -25,6 +25,7 @@ from ._config import LocalBackendConfig
 from ._control_flow import ConditionError, evaluate_condition, parse_for_each_inputs
 from ._delayed_calls import DelayedCalls
 from ._records import RunRecord, TaskOutput, TaskRunRecord
+from ._run_notifications import RunNotifications
 from ._states import (
     SUCCESSFUL_RESULTS,
     LifeCycleState,
@@ -45,6 +46,7 @@ class ControlTasks:
     _lock: Any
     _timers: DelayedCalls
     _closed: bool
+    _notifications: RunNotifications
 
     if TYPE_CHECKING:  # provided by RunScheduler
 
@@ -90,6 +92,7 @@ class ControlTasks:
         attempt.start_time = now_ms()
         if run.life_cycle_state is LifeCycleState.PENDING:
             run.life_cycle_state = LifeCycleState.RUNNING
+        self._notifications.task_started(run, attempt)
 
     def _evaluate_condition(self, run: RunRecord, attempt: TaskRunRecord) -> bool:
         self._running(run, attempt)

@@ -25,6 +25,7 @@ from ._payload import (
 )
 from ._spec_validation import check_with_spec_model
 from ._task_settings import TASK_TYPE_FIELDS, TaskSpec, parse_tasks
+from ._webhook_settings import check_webhook_notifications
 
 MAX_TAGS = 25
 
@@ -57,6 +58,7 @@ def parse_job_settings(settings: Any, where: str = "", *, checked: bool = True) 
     """
     obj = as_object(settings, where or "request body")
     if checked:
+        check_webhook_notifications(obj, where)  # before the spec model: its own message
         check_with_spec_model(obj, where)
     for legacy in TASK_TYPE_FIELDS:
         if legacy in obj:

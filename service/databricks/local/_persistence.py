@@ -1,12 +1,15 @@
-"""The local backend's own SQLite file: jobs, runs, task runs and idempotency tokens.
+"""The local backend's own SQLite file: jobs, runs, task runs, idempotency tokens and
+notification destinations.
 
 Separate from Lockgate's database on purpose: the backend stands in for a Databricks
 workspace, which Lockgate only reaches over HTTP, and it runs standalone
 (``lockgate local-databricks``). Each record is one JSON document in a row keyed by its
-id (``_snapshots``), so the schema is four small tables; it is made with SQLAlchemy
-``create_all`` and guarded by a ``schema_version`` row rather than an Alembic
-environment of its own: there is nothing to migrate column by column, and a file
-written by a newer backend is refused instead of misread.
+id (``_snapshots``, ``_destinations``), so the schema is a few small tables; it is made
+with SQLAlchemy ``create_all`` and guarded by a ``schema_version`` row rather than an
+Alembic environment of its own: there is nothing to migrate column by column, and a file
+written by a newer backend is refused instead of misread. A table added later (the
+destinations) is simply created in an older file: no version bump, older backends
+ignore it.
 """
 
 from __future__ import annotations
@@ -61,6 +64,13 @@ tokens = Table(
     metadata,
     Column("token", String(64), primary_key=True),
     Column("run_id", BigInteger, nullable=False),
+)
+
+destinations = Table(
+    "notification_destinations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("document", Text, nullable=False),
 )
 
 
@@ -130,6 +140,19 @@ class StateDatabase:
             for token, run_id in tokens_to_save:
                 statement = insert(tokens).values(token=token, run_id=run_id)
                 connection.execute(statement.on_conflict_do_nothing())
+
+    def load_destinations(self) -> list[dict[str, Any]]:
+        with self._engine.connect() as connection:
+            statement = select(destinations.c.document).order_by(destinations.c.id)
+            return _documents(connection, statement)
+
+    def save_destination(self, doc: dict[str, Any]) -> None:
+        with self._engine.begin() as connection:
+            _upsert(connection, destinations, {"id": doc["id"]}, doc)
+
+    def delete_destination(self, destination_id: str) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(delete(destinations).where(destinations.c.id == destination_id))
 
     def close(self) -> None:
         self._engine.dispose()

@@ -27,6 +27,7 @@ from ._time import now_ms
 logger = logging.getLogger(__name__)
 
 EndAttempt = Callable[[RunRecord, TaskRunRecord, Termination, TaskOutput], None]
+StartAttempt = Callable[[RunRecord, TaskRunRecord], None]
 
 
 class ProcessAttempts:
@@ -36,11 +37,13 @@ class ProcessAttempts:
         config: LocalBackendConfig,
         lock: AbstractContextManager[Any],
         on_end: EndAttempt,
+        on_start: StartAttempt,
         touch: Callable[[RunRecord], None],
     ) -> None:
         self._config = config
         self._lock = lock
         self._on_end = on_end
+        self._on_start = on_start
         self._touch = touch
         self._pool = ThreadPoolExecutor(
             max_workers=max(1, config.max_parallel_tasks), thread_name_prefix="local-task"
@@ -80,6 +83,7 @@ class ProcessAttempts:
             attempt.start_time = now_ms()
             if run.life_cycle_state is LifeCycleState.PENDING:
                 run.life_cycle_state = LifeCycleState.RUNNING
+            self._on_start(run, attempt)
             inputs = snapshot_inputs(run, attempt, self._config.workspace_id)
             scratch_dir = self._config.runs_dir / str(run.run_id) / str(attempt.run_id)
             attempt.scratch_dir = scratch_dir

@@ -26,6 +26,7 @@ from ._spec_validation import check_with_spec_model
 from ._states import RunType, TriggerType
 from ._task_settings import TaskSpec, parse_tasks
 from ._time import now_ms
+from ._webhook_settings import check_webhook_notifications
 
 MAX_TOKEN_LENGTH = 64
 # The runs/submit fields that are also job settings, checked with the spec model.
@@ -92,6 +93,7 @@ def submit_run(backend: LocalBackend, payload: JsonObject) -> JsonObject:
         existing = _run_of_token(backend, token, fingerprint)
         if existing is not None:
             return {"run_id": existing.run_id}
+        check_webhook_notifications(payload, "")
         check_with_spec_model(
             {"name": payload.get("run_name")}
             | {key: payload[key] for key in _SUBMIT_CHECKED if key in payload}

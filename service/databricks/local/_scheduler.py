@@ -15,6 +15,10 @@ process attempts (``_process_attempts``); one timer thread fires retry intervals
 state change happens under the store lock, and every changed run is ``touch``-ed so the
 store writes it when the lock is released; no thread holds the lock while starting or
 waiting on a process. Nothing here blocks a request handler.
+
+Webhook notifications: a run starting (``_begin``) or ending (``_close_run``) and a task
+run starting or ending (``_end``) tell ``RunNotifications`` in the same step, which
+queues the posts (``_run_notifications``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from ._dag import BlockedTaskDecision, decide_blocked_task, decide_run_terminati
 from ._delayed_calls import DelayedCalls
 from ._process_attempts import ProcessAttempts
 from ._records import RepairRecord, RunRecord, TaskOutput, TaskRunRecord
+from ._run_notifications import RunNotifications
 from ._states import (
     LifeCycleState,
     ResultState,
@@ -39,19 +44,29 @@ from ._task_process import kill_process_group
 from ._task_retries import TaskRetries
 from ._task_settings import TaskKind, TaskSpec
 from ._time import now_ms
+from ._webhook_sender import WebhookSender
 
 logger = logging.getLogger(__name__)
 
 
 class RunScheduler(ControlTasks, TaskRetries):
-    def __init__(self, *, config: LocalBackendConfig, store: RunStore) -> None:
+    def __init__(
+        self, *, config: LocalBackendConfig, store: RunStore, webhooks: WebhookSender
+    ) -> None:
         self._config = config
         self._store = store
         self._lock = store.lock
-        self._processes = ProcessAttempts(
-            config=config, lock=store.lock, on_end=self._end_attempt, touch=store.touch
-        )
         self._timers = DelayedCalls()
+        self._notifications = RunNotifications(
+            workspace_id=config.workspace_id, lock=store.lock, timers=self._timers, sender=webhooks
+        )
+        self._processes = ProcessAttempts(
+            config=config,
+            lock=store.lock,
+            on_end=self._end_attempt,
+            on_start=self._notifications.task_started,
+            touch=store.touch,
+        )
         self._run_timeouts: dict[int, int] = {}  # run id -> timer handle
         self._closed = False
 
@@ -122,6 +137,7 @@ class RunScheduler(ControlTasks, TaskRetries):
         """Kill every task process and stop the threads (the backend is shutting down)."""
         with self._lock:
             self._closed = True
+            self._notifications.closed = True
             self._processes.closed = True
             for run in self._store.unfinished_runs():
                 for attempt in self._running_attempts(run):
@@ -136,6 +152,7 @@ class RunScheduler(ControlTasks, TaskRetries):
         run.life_cycle_state = LifeCycleState.PENDING
         run.queue_reason = None
         run.start_time = now_ms()
+        self._notifications.run_started(run)
         for task in run.tasks_spec:
             self._new_attempt(run, task, 0)
         if run.timeout_seconds > 0:
@@ -260,6 +277,7 @@ class RunScheduler(ControlTasks, TaskRetries):
             self._timers.cancel(handle)
         self._store.mark_finished(run)
         self._store.touch(run)
+        self._notifications.run_ended(run)
         logger.info(
             "local run %s ended %s",
             run.run_id,
@@ -336,6 +354,10 @@ class RunScheduler(ControlTasks, TaskRetries):
         attempt.process = None
         if output is not None:
             attempt.output = output
+        if attempt.start_time:  # only an attempt that started raises a notice
+            run = self._store.get_run(attempt.parent_run_id)
+            will_retry = self._should_retry(run, attempt, termination)
+            self._notifications.task_ended(run, attempt, will_retry=will_retry)
         return True
 
     def _end_attempt(

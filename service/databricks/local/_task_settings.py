@@ -26,6 +26,7 @@ from ._payload import (
     require_str,
 )
 from ._states import RunIf
+from ._webhook_settings import check_webhook_notifications
 
 MAX_TASKS = 1000
 MAX_FOR_EACH_CONCURRENCY = 100
@@ -207,6 +208,7 @@ def parse_task(
         allowed = ", ".join(member.value for member in RunIf)
         raise invalid_parameter(f"{where}.run_if must be one of {allowed}") from None
     depends_on, outcomes = _parse_depends_on(obj, where)
+    check_webhook_notifications(obj, where)  # read from ``raw`` when the task runs
     common: dict[str, Any] = {
         "task_key": task_key,
         "type_field": type_field,
