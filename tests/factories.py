@@ -15,12 +15,12 @@ from service.api.keys import new_api_key
 from service.settings import Settings
 from service.store.repositories.api_keys import add_api_key
 from service.triggers.webhook import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from tests.databases import database_url_for
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": tmp_path / "data",
-        "database_url": f"sqlite:///{tmp_path / 'lockgate.db'}",
         "databricks_token": "local-dev-token",
         "poll_interval_seconds": 0.5,
         "sweep_interval_seconds": 1.0,
@@ -28,6 +28,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "alert_backoff_seconds": 0.5,
     }
     values.update(overrides)
+    if "database_url" not in values:  # made only when needed: on PostgreSQL it's a new database
+        values["database_url"] = database_url_for(tmp_path)
     return Settings(**values)
 
 

@@ -225,6 +225,6 @@ def test_smtp_down_for_a_while_then_up_every_alert_arrives_once(
 
 
 @pytest.fixture
-def database_url(sqlite_url: str) -> str:
+def database_url(store_url: str) -> str:
     """Delivery is not database-specific (the repositories are tested on both)."""
-    return sqlite_url
+    return store_url

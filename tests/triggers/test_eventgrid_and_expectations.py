@@ -22,7 +22,7 @@ from tests.factories import create_api_key
 from tests.servers import serve_app
 from tests.triggers.conftest import Azurite, FakeClock, Triggers
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("database_url", ["store"], indirect=True)
 
 KEY = "eventgrid-shared-key-0123456789"
 

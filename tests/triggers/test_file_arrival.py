@@ -19,7 +19,7 @@ from service.triggers.blob_locations import Location
 from service.triggers.listener import Listener
 from tests.triggers.conftest import Azurite, FakeClock, Triggers
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = pytest.mark.parametrize("database_url", ["store"], indirect=True)
 
 PARAMETERS = [
     {"name": "where", "default": "{{job.trigger.file_arrival.location}}"},
