@@ -8,7 +8,9 @@ and the sweeper re-sends anything a lost message left behind.
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from collections.abc import Sequence
+from contextlib import nullcontext
+from typing import Protocol, runtime_checkable
 
 from celery import Celery
 
@@ -22,10 +24,28 @@ POLL_RUNS = "lockgate.poll_runs"
 SWEEP = "lockgate.sweep"
 DELIVER_ALERT = "lockgate.deliver_alert"
 CANCEL_RUN = "lockgate.cancel_run"
+CONFIRM_HINT = "lockgate.confirm_hint"
 
 
 class TaskSender(Protocol):
     def send(self, task_name: str, *args: str) -> None: ...
+
+
+TaskMessage = tuple[str, tuple[str, ...]]  # (task name, args)
+
+
+@runtime_checkable
+class BatchTaskSender(TaskSender, Protocol):
+    def send_many(self, messages: Sequence[TaskMessage]) -> None: ...
+
+
+def send_all(sender: TaskSender, messages: Sequence[TaskMessage]) -> None:
+    """Several messages at once: one round trip when the sender can batch them."""
+    if isinstance(sender, BatchTaskSender):
+        sender.send_many(messages)
+        return
+    for task_name, args in messages:
+        sender.send(task_name, *args)
 
 
 def redis_url_or_fail(settings: Settings) -> str:
@@ -76,3 +96,26 @@ class CeleryTaskSender:
         except Exception:
             # Deliberately broad: any publish failure is recovered by the sweeper.
             log.warning("could not enqueue %s; the sweeper will retry", task_name, exc_info=True)
+
+    def send_many(self, messages: Sequence[TaskMessage]) -> None:
+        """One Redis pipeline for all of them (kombu's publish batch, where it has one)."""
+        if not messages:
+            return
+        try:
+            with self._app.producer_or_acquire() as producer:
+                batch = getattr(producer, "batch", None)
+                with batch() if batch is not None else nullcontext():
+                    for n, (task_name, args) in enumerate(messages):
+                        # The first message declares the queue (once per process, cached);
+                        # checking that again for each of the others costs a sixth of a send.
+                        declare = {} if n == 0 else {"declare": ()}
+                        self._app.send_task(
+                            task_name, args=list(args), producer=producer, **declare
+                        )
+        except Exception:
+            # As in send: the rows are committed, the sweeper re-sends what is missing.
+            log.warning(
+                "could not enqueue %d messages; the sweeper will retry",
+                len(messages),
+                exc_info=True,
+            )

@@ -14,15 +14,23 @@ event waits for dispatch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.runs.queue import DELIVER_ALERT, DISPATCH_EVENT, TaskSender
+from service.runs.queue import (
+    DELIVER_ALERT,
+    DISPATCH_EVENT,
+    TaskMessage,
+    TaskSender,
+    send_all,
+)
 from service.settings import Settings
-from service.store.models import TriggerEvent, new_id
+from service.store.models import TriggerEvent, new_id, utcnow
 from service.store.repositories import events as events_repo
 
 log = logging.getLogger(__name__)
@@ -86,6 +94,73 @@ def record_trigger(
         duplicate_of_id=event.id,
     )
     return AcceptedTrigger(event_id=event.id, created=False, ledger_id=duplicate.id)
+
+
+@dataclass(frozen=True)
+class NewTrigger:
+    source_name: str
+    dedupe_key: str
+    workflow_id: str
+    payload: dict[str, Any]
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+def record_triggers(
+    session: Session, *, source: str, triggers: Sequence[NewTrigger]
+) -> list[AcceptedTrigger]:
+    """``record_trigger`` without duplicate rows, for a batch of one source (a scheduler's
+    burst of fires), in two statements instead of a lookup and an insert each. Same
+    outcome, in the same order: a key already recorded returns its event, not created.
+    If another writer takes one of the keys between the lookup and the insert, the
+    unique index refuses the insert and the batch is recorded again one by one, which
+    reads the winners' rows."""
+    if not triggers:
+        return []
+    keys = [(t.source_name, t.dedupe_key, t.workflow_id) for t in triggers]
+    found = events_repo.accepted_event_ids(session, source=source, keys=keys)
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    received_at = utcnow()
+    for key, trigger in zip(keys, triggers, strict=True):
+        if key not in found and key not in rows:
+            rows[key] = {
+                "id": new_id(),
+                # A microsecond apart, so the ledger (ordered by received_at) lists a
+                # batch in its own order, e.g. a schedule's catch-up fires oldest first.
+                "received_at": received_at + timedelta(microseconds=len(rows)),
+                "source": source,
+                "source_name": trigger.source_name,
+                "dedupe_key": trigger.dedupe_key,
+                "workflow_id": trigger.workflow_id,
+                "payload": trigger.payload,
+                "parameters": trigger.parameters,
+            }
+    try:
+        with session.begin_nested():
+            events_repo.insert_events(session, rows=list(rows.values()))
+    except IntegrityError:
+        return [_record_one(session, source, t) for t in triggers]
+    accepted = []
+    announced: set[str] = set()
+    for key in keys:
+        event_id = found[key] if key in found else rows[key]["id"]
+        # Only the first of two identical triggers in one batch created its event.
+        created = key not in found and event_id not in announced
+        announced.add(event_id)
+        accepted.append(AcceptedTrigger(event_id, created=created, ledger_id=event_id))
+    return accepted
+
+
+def _record_one(session: Session, source: str, trigger: NewTrigger) -> AcceptedTrigger:
+    return record_trigger(
+        session,
+        source=source,
+        source_name=trigger.source_name,
+        dedupe_key=trigger.dedupe_key,
+        workflow_id=trigger.workflow_id,
+        payload=trigger.payload,
+        parameters=trigger.parameters,
+        record_duplicate=False,
+    )
 
 
 def record_filtered(
@@ -180,7 +255,19 @@ def emit_alert_event(
 
 def announce(sender: TaskSender, accepted: AcceptedTrigger) -> None:
     """Call only after the commit: the message must never outrun its row."""
+    for task_name, args in _messages(accepted):
+        sender.send(task_name, *args)
+
+
+def announce_all(sender: TaskSender, accepted: Sequence[AcceptedTrigger]) -> None:
+    """``announce`` for a committed batch, in order: one broker round trip for all of
+    its messages where the sender can batch them (a scheduler's burst)."""
+    send_all(sender, [message for item in accepted for message in _messages(item)])
+
+
+def _messages(accepted: AcceptedTrigger) -> list[TaskMessage]:
+    messages: list[TaskMessage] = []
     if accepted.created:
-        sender.send(DISPATCH_EVENT, accepted.event_id)
-    for delivery_id in accepted.alert_ids:
-        sender.send(DELIVER_ALERT, delivery_id)
+        messages.append((DISPATCH_EVENT, (accepted.event_id,)))
+    messages.extend((DELIVER_ALERT, (delivery_id,)) for delivery_id in accepted.alert_ids)
+    return messages

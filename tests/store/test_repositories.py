@@ -1,4 +1,4 @@
-"""Repository functions on SQLite and PostgreSQL (when reachable)."""
+"""Repository functions on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -135,3 +135,21 @@ def test_sleep_is_until_the_next_fire(triggers: Triggers, clock: FakeClock) -> N
     scheduler = _scheduler(triggers, clock, scheduler_tick_seconds=600)
     clock.advance(minutes=4, seconds=59, milliseconds=750)
     assert scheduler.tick() == pytest.approx(0.25)
+
+
+def test_a_sync_due_during_the_sleep_is_done_before_sleeping(
+    triggers: Triggers, clock: FakeClock
+) -> None:
+    """Re-reading definitions waits for the quiet after a round, not the start of the
+    next one, when fires are due."""
+    workflow_id = triggers.add_workflow("every5", schedule=EVERY_5_MIN)
+    scheduler = _scheduler(triggers, clock, scheduler_sync_seconds=60, scheduler_tick_seconds=1)
+    with triggers.sessions.begin() as session:
+        workflow = session.get(Workflow, workflow_id)
+        assert workflow is not None
+        workflow.source = {**workflow.source, "schedule": {"cron": "0 0 10 * * ?"}}
+        workflow.version += 1
+    clock.advance(seconds=59, milliseconds=500)  # the sync comes due in 0.5 s
+    scheduler.tick()
+    with triggers.sessions() as session:
+        assert session.query(Schedule).one().expression == "0 0 10 * * ?"

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -83,6 +83,41 @@ def record_event(
             raise
         return winner, False
     return event, True
+
+
+EventKey = tuple[str, str, str]  # (source_name, dedupe_key, workflow_id) within a source
+
+
+def accepted_event_ids(
+    session: Session, *, source: str, keys: Sequence[EventKey]
+) -> dict[EventKey, str]:
+    """The accepted events already recorded under these keys of one source, in one
+    query (``find_event`` for a batch): key -> event id."""
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(
+            TriggerEvent.source_name,
+            TriggerEvent.dedupe_key,
+            TriggerEvent.workflow_id,
+            TriggerEvent.id,
+        ).where(
+            TriggerEvent.source == source,
+            TriggerEvent.source_name.in_({k[0] for k in keys}),
+            TriggerEvent.dedupe_key.in_({k[1] for k in keys}),
+            TriggerEvent.status != EventStatus.IGNORED,
+        )
+    )
+    wanted = set(keys)
+    return {(name, key, wid): eid for name, key, wid, eid in rows if (name, key, wid) in wanted}
+
+
+def insert_events(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Inserts accepted events in one statement; each row carries its own ``id``. Raises
+    IntegrityError if any key is already taken: callers look keys up first
+    (``accepted_event_ids``) and fall back to ``record_event`` one by one on a race."""
+    if rows:
+        session.execute(insert(TriggerEvent), [dict(row) for row in rows])
 
 
 def record_ignored_event(
