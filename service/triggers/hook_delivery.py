@@ -6,6 +6,10 @@ ledger row (``rejected``, with sizes and the reason but no body) and an alert ev
 An accepted delivery makes one event per target workflow, all under the same dedupe
 key, committed before the caller acknowledges.
 
+Checking a delivery (``check_delivery``) touches no database, so a batch of them can be
+checked first and written together (``service.triggers.hook_batch``); the one-by-one
+writers here (``record_checked``, ``record_refused``) are that batch's fallbacks.
+
 Dedupe key: the sender's delivery id (the hook's ``delivery_id_header``, else
 ``Idempotency-Key``, ``X-GitHub-Delivery``, ``webhook-id``), else the signature (the
 same signed request replayed within the tolerance window is the same delivery). A
@@ -15,15 +19,14 @@ never deduplicated.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from service.settings import Settings
-from service.store.models import Hook, Workflow, new_id, utcnow
+from service.store.models import Hook, new_id, utcnow
 from service.store.repositories import workflows as workflows_repo
 from service.triggers import hook_payload, webhook
 from service.triggers.ledger import (
@@ -88,57 +91,50 @@ class DeliveryRefused(Exception):
         self.recorded = recorded
 
 
-def receive_delivery(
-    sessions: sessionmaker[Session], delivery: HookDelivery, settings: Settings
-) -> DeliveryOutcome:
-    with sessions() as session:
-        hook = workflows_repo.get_hook(session, name=delivery.hook_name)
-        if hook is None:
-            raise DeliveryRefused(404, "Hook not found", f"no hook is named {delivery.hook_name!r}")
-        if hook.disabled_at is not None:
-            raise DeliveryRefused(403, "Hook disabled", f"hook {hook.name!r} is disabled")
-        workflows = _target_workflows(session, hook)
-        try:
-            outcome = _accept(session, hook, workflows, delivery, settings)
-        except DeliveryRefused as refused:
-            rejected = record_rejected(
-                session,
-                source=SOURCE,
-                source_name=hook.name,
-                workflow_id=workflows[0].id,
-                workflow_name=workflows[0].name,
-                reason=refused.detail,
-                detail=_request_facts(delivery, refused.status),
-                settings=settings,
-            )
-            session.commit()
-            refused.recorded = (rejected,)
-            raise
-        session.commit()
-        return outcome
+@dataclass(frozen=True)
+class Target:
+    """A workflow a hook starts: its id and name are all a delivery needs of it."""
+
+    id: str
+    name: str
 
 
-def _target_workflows(session: Session, hook: Hook) -> list[Workflow]:
+@dataclass(frozen=True)
+class CheckedDelivery:
+    """A delivery that passed its hook's checks: what its ledger rows will hold.
+    ``unmet_filter`` set: a filter drops it (one ``filtered`` row, no run)."""
+
+    dedupe_key: str
+    payload: dict[str, Any]
+    parameters: dict[str, str]
+    unmet_filter: str | None = None
+
+
+def hook_targets(hook: Hook | None, name: str, known: Mapping[str, Target]) -> list[Target]:
+    """The workflows a delivery to ``hook`` starts. A missing or disabled hook, or one
+    naming a workflow that is gone, refuses the delivery without a ledger row."""
+    if hook is None:
+        raise DeliveryRefused(404, "Hook not found", f"no hook is named {name!r}")
+    if hook.disabled_at is not None:
+        raise DeliveryRefused(403, "Hook disabled", f"hook {hook.name!r} is disabled")
     found = []
-    for name in hook.targets:
-        workflow = workflows_repo.get_workflow_by_name(session, name=name)
+    for target in hook.targets:
+        workflow = known.get(target)
         if workflow is None:
             raise DeliveryRefused(
                 409,
                 "Workflow missing",
-                f"hook {hook.name!r} names workflow {name!r}, which is gone",
+                f"hook {hook.name!r} names workflow {target!r}, which is gone",
             )
         found.append(workflow)
     return found
 
 
-def _accept(
-    session: Session,
-    hook: Hook,
-    workflows: list[Workflow],
-    delivery: HookDelivery,
-    settings: Settings,
-) -> DeliveryOutcome:
+def check_delivery(
+    hook: Hook, delivery: HookDelivery, settings: Settings, *, now: float
+) -> CheckedDelivery:
+    """Size, then signature, then content; touches no database. A ``DeliveryRefused``
+    from here is written down as a ``rejected`` row (``record_refused``)."""
     if delivery.body is None:
         raise DeliveryRefused(
             413, "Body too large", f"the limit is {delivery.max_body_bytes} bytes"
@@ -150,7 +146,7 @@ def _accept(
             headers=_Caseless(delivery.headers),
             query=delivery.query,
             body=delivery.body,
-            now=time.time(),
+            now=now,
             tolerance_seconds=settings.webhook_tolerance_seconds,
         )
     except webhook.InvalidSignature as exc:
@@ -164,34 +160,68 @@ def _accept(
     payload = body if isinstance(body, dict) else {"body": body}
     unmet = hook_payload.first_unmet_filter(hook.filters, request)
     if unmet is not None:
-        row = record_filtered(
-            session,
-            source=SOURCE,
-            source_name=hook.name,
-            dedupe_key=dedupe_key,
-            workflow_id=workflows[0].id,
-            reason=unmet,
-            payload=payload,
-        )
-        return DeliveryOutcome(verdict="filtered", reason=unmet, ledger_id=row.id)
+        return CheckedDelivery(dedupe_key, payload, {}, unmet_filter=unmet)
     try:
         parameters = hook_payload.map_parameters(hook.parameters, request)
     except hook_payload.ParameterMappingError as exc:
         raise DeliveryRefused(422, "Missing field", exc.message, path=exc.path) from exc
+    return CheckedDelivery(dedupe_key, payload, parameters)
+
+
+def record_checked(
+    session: Session, hook: Hook, targets: list[Target], checked: CheckedDelivery
+) -> DeliveryOutcome:
+    """One checked delivery's rows, a lookup and an insert each (the batch path's
+    fallback when a concurrent writer took one of its keys)."""
+    if checked.unmet_filter is not None:
+        row = record_filtered(
+            session,
+            source=SOURCE,
+            source_name=hook.name,
+            dedupe_key=checked.dedupe_key,
+            workflow_id=targets[0].id,
+            reason=checked.unmet_filter,
+            payload=checked.payload,
+        )
+        return DeliveryOutcome(verdict="filtered", reason=checked.unmet_filter, ledger_id=row.id)
     outcome = DeliveryOutcome()
-    for workflow in workflows:
+    for workflow in targets:
         outcome.accepted.append(
             record_trigger(
                 session,
                 source=SOURCE,
                 source_name=hook.name,
-                dedupe_key=dedupe_key,
+                dedupe_key=checked.dedupe_key,
                 workflow_id=workflow.id,
-                payload=payload,
-                parameters=parameters,
+                payload=checked.payload,
+                parameters=checked.parameters,
             )
         )
     return outcome
+
+
+def record_refused(
+    session: Session,
+    hook: Hook,
+    targets: list[Target],
+    delivery: HookDelivery,
+    refused: DeliveryRefused,
+    settings: Settings,
+) -> DeliveryRefused:
+    """Writes a refused delivery down (sizes and the reason, never its body) and returns
+    the refusal carrying that row, whose alert messages go out after the commit."""
+    rejected = record_rejected(
+        session,
+        source=SOURCE,
+        source_name=hook.name,
+        workflow_id=targets[0].id,
+        workflow_name=targets[0].name,
+        reason=refused.detail,
+        detail=_request_facts(delivery, refused.status),
+        settings=settings,
+    )
+    refused.recorded = (rejected,)
+    return refused
 
 
 def _dedupe_key(hook: Hook, delivery: HookDelivery, signature: str) -> str:

@@ -1,41 +1,22 @@
-"""Webhook endpoints: managing them (/api/v1/hooks) and receiving them (/hooks/{name}).
-
-The receiving side lives in ``service.triggers.hook_delivery``; this module only turns
-HTTP into its inputs and its outcome into a response.
-"""
+"""Managing webhook endpoints (/api/v1/hooks). Receiving them (/hooks/{name}) is
+``service.api.routes.hook_ingress``."""
 
 from __future__ import annotations
 
 import secrets
-import threading
-import time
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator, model_validator
-from starlette.concurrency import run_in_threadpool
 
-from service.api.deps import AdminAccess, ReadAccess, SenderDep, SessionDep, SettingsDep
+from service.api.deps import AdminAccess, ReadAccess, SessionDep, SettingsDep
 from service.api.problems import Problem
-from service.runs.queue import TaskSender
-from service.settings import Settings
 from service.store.models import Hook, utcnow
 from service.store.repositories import workflows as workflows_repo
 from service.triggers import hook_payload, webhook
-from service.triggers.hook_delivery import (
-    DeliveryOutcome,
-    DeliveryRefused,
-    HookDelivery,
-    receive_delivery,
-)
-from service.triggers.ledger import announce
-from service.triggers.rate_limit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
 
 admin = APIRouter(prefix="/api/v1/hooks", tags=["hooks"])
-ingress = APIRouter(tags=["ingress"])
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
 
@@ -240,125 +221,3 @@ def enable_hook(name: str, session: SessionDep, _: AdminAccess) -> dict[str, Any
 def delete_hook(name: str, session: SessionDep, _: AdminAccess) -> None:
     session.delete(_hook_or_404(session, name))
     session.commit()
-
-
-_limiter_lock = threading.Lock()
-
-
-def _rate_limiter(request: Request, settings: Settings) -> RateLimiter:
-    """One limiter per app, made on first use (Redis when the app has one)."""
-    limiter: RateLimiter | None = getattr(request.app.state, "hook_rate_limiter", None)
-    if limiter is None:
-        with _limiter_lock:
-            limiter = getattr(request.app.state, "hook_rate_limiter", None)
-            if limiter is None:
-                limiter = (
-                    RedisRateLimiter(settings.redis_url, settings.queue_prefix)
-                    if settings.redis_url
-                    else InProcessRateLimiter()
-                )
-                request.app.state.hook_rate_limiter = limiter
-    return limiter
-
-
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it passes ``limit`` bytes (never buffered whole)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-@dataclass(frozen=True)
-class _HookLimits:
-    hook_id: str
-    rate_limit_per_minute: int | None
-    max_body_bytes: int | None
-    read_at: float
-
-
-_LIMITS_TTL_SECONDS = 5.0
-_limits_cache: dict[tuple[int, str], _HookLimits] = {}
-
-
-def _hook_limits(request: Request, name: str) -> _HookLimits:
-    """A hook's limits, read at most every few seconds per process: they are needed
-    before the body is read, and the delivery's own transaction re-reads the hook (so
-    a deleted or disabled hook is refused at once; a changed limit applies within 5 s)."""
-    key = (id(request.app), name)
-    cached = _limits_cache.get(key)
-    if cached is not None and time.monotonic() - cached.read_at < _LIMITS_TTL_SECONDS:
-        return cached
-    with request.app.state.sessions() as session:
-        hook = workflows_repo.get_hook(session, name=name)
-        if hook is None:
-            raise Problem(404, "Hook not found", f"no hook is named {name!r}")
-        if hook.disabled_at is not None:
-            raise Problem(403, "Hook disabled", f"hook {name!r} is disabled")
-        limits = _HookLimits(
-            hook.id, hook.rate_limit_per_minute, hook.max_body_bytes, time.monotonic()
-        )
-    _limits_cache[key] = limits
-    return limits
-
-
-@ingress.post("/hooks/{name}", status_code=202)
-async def receive_hook(
-    name: str, request: Request, settings: SettingsDep, sender: SenderDep
-) -> JSONResponse:
-    limits = await run_in_threadpool(_hook_limits, request, name)
-    limit = limits.rate_limit_per_minute or settings.webhook_rate_limit_per_minute
-    if limit is not None:
-        limiter = _rate_limiter(request, settings)
-        decision = await run_in_threadpool(limiter.hit, limits.hook_id, limit)
-        if not decision.allowed:
-            raise Problem(
-                429,
-                "Too many requests",
-                f"hook {name!r} accepts {limit} deliveries a minute",
-                headers={"Retry-After": str(decision.retry_after_seconds)},
-            )
-    max_bytes = limits.max_body_bytes or settings.webhook_max_body_bytes
-    raw = await _read_body(request, max_bytes)
-    delivery = HookDelivery(
-        hook_name=name,
-        body=raw,
-        max_body_bytes=max_bytes,
-        headers={k.lower(): v for k, v in request.headers.items()},
-        query=dict(request.query_params),
-        content_type=request.headers.get("content-type"),
-    )
-    outcome = await run_in_threadpool(
-        _deliver, request.app.state.sessions, delivery, settings, sender
-    )
-    headers = {"Idempotent-Replayed": "true"} if outcome.duplicate else {}
-    return JSONResponse(outcome.body(), status_code=202, headers=headers)
-
-
-def _deliver(
-    sessions: Any, delivery: HookDelivery, settings: Settings, sender: TaskSender
-) -> DeliveryOutcome:
-    """Records, commits, then announces (off the event loop: publishing blocks)."""
-    try:
-        outcome = receive_delivery(sessions, delivery, settings)
-    except DeliveryRefused as refused:
-        for accepted in refused.recorded:
-            announce(sender, accepted)
-        if refused.status == 404:
-            _limits_cache.clear()
-        raise Problem(
-            refused.status,
-            refused.title,
-            refused.detail,
-            errors=[{"path": refused.path, "message": refused.detail}] if refused.path else (),
-        ) from refused
-    for accepted in outcome.accepted:
-        announce(sender, accepted)
-    return outcome
