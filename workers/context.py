@@ -10,10 +10,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.databricks import DatabricksClient
+from service.observability import PollLagRecorder, poll_lag_key
 from service.runs.queue import TaskSender
 from service.runs.workspaces import WorkspaceClients
 from service.settings import Settings
-from service.store.db import make_engine, make_session_factory
+from service.store.db import engine_from_settings, make_session_factory
 
 
 class WorkerContext:
@@ -25,7 +26,7 @@ class WorkerContext:
     @cached_property
     def engine(self) -> Engine:
         with self._lock:
-            return make_engine(self.settings.resolved_database_url)
+            return engine_from_settings(self.settings)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -47,6 +48,10 @@ class WorkerContext:
         return redis.Redis.from_url(
             self.settings.redis_url or "", socket_timeout=5, socket_connect_timeout=5
         )
+
+    @cached_property
+    def poll_lag(self) -> PollLagRecorder:
+        return PollLagRecorder(self.redis, poll_lag_key(self.settings))
 
     def key(self, name: str) -> str:
         return f"{self.settings.queue_prefix}:{name}"

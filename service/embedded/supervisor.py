@@ -1,5 +1,12 @@
 """Child processes for `lockgate up`: started in their own process groups, stopped
-together on Ctrl-C or when any of them dies."""
+together on Ctrl-C or SIGTERM, or when any of them dies.
+
+Stopping is graceful and ordered: the last started child is stopped first, and each one
+is waited for before the next gets its signal, because a child may need the ones
+started before it while it drains (the worker finishing a submission needs Redis and
+the Databricks backend; the API finishing a request needs Redis). Each child gets
+SIGTERM and its grace period plus a margin; one that is still running then is killed.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +19,15 @@ from collections.abc import Mapping, Sequence
 
 log = logging.getLogger(__name__)
 
+# A child's own grace period bounds its drain; this margin covers its exit after that.
+_STOP_MARGIN_SECONDS = 5.0
+
 
 class Supervisor:
-    def __init__(self) -> None:
+    def __init__(self, grace_seconds: float = 8.0) -> None:
         self._children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self._stopping = False
+        self._stop_timeout = grace_seconds + _STOP_MARGIN_SECONDS
 
     def start(self, name: str, argv: Sequence[str], env: Mapping[str, str]) -> None:
         process = subprocess.Popen(list(argv), env=dict(env), start_new_session=True)
@@ -26,7 +37,9 @@ class Supervisor:
         self._children.append((name, process))
 
     def wait(self) -> int:
-        """Blocks until a signal arrives (exit 0) or a child dies (exit 1)."""
+        """Blocks until a signal arrives or a child dies, then stops every child. Exits 0
+        after a signal when every child stopped by itself; 1 if a child died first or
+        had to be killed."""
 
         def _stop(_signum: int, _frame: object) -> None:
             self._stopping = True
@@ -40,20 +53,27 @@ class Supervisor:
                     self.stop()
                     return 1
             time.sleep(0.2)
-        self.stop()
-        return 0
+        return 0 if self.stop() else 1
 
-    def stop(self, grace_seconds: float = 10.0) -> None:
-        for _, process in reversed(self._children):
-            if process.poll() is None:
-                _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + grace_seconds
-        for _, process in self._children:
+    def stop(self) -> bool:
+        """Stops the children, last started first; False if one had to be killed."""
+        clean = True
+        for name, process in reversed(self._children):
+            if process.poll() is not None:
+                continue
+            _signal_group(process, signal.SIGTERM)
+            started = time.monotonic()
             try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                code = process.wait(timeout=self._stop_timeout)
+                log.info("%s stopped in %.1f s (exit %s)", name, time.monotonic() - started, code)
             except subprocess.TimeoutExpired:
+                log.warning(
+                    "%s still running %.0f s after SIGTERM; killing it", name, self._stop_timeout
+                )
                 _signal_group(process, signal.SIGKILL)
                 process.wait()
+                clean = False
+        return clean
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
