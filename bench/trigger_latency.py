@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bench.jobs_simulator import JobsSimulator, serve_simulator
+from bench.worker_process import start_worker
 from service.embedded.redis_server import redis_reachable, start_private_redis
 from service.runs.queue import CeleryTaskSender, make_celery
 from service.settings import Settings
@@ -35,9 +35,6 @@ from service.store.migrate import upgrade
 from service.store.models import Workflow
 from service.store.repositories import runs as runs_repo
 from service.triggers.ledger import announce, record_trigger
-from tests.factories import settings_env
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _measure(
@@ -131,14 +128,7 @@ def main(count: int) -> None:
             )
             data.mkdir(parents=True)
             upgrade(settings.resolved_database_url)
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "service.cli", "worker", "--beat", "--concurrency", "8"],
-                env=settings_env(settings),
-                cwd=REPO,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            worker = start_worker(settings)
             try:
                 time.sleep(4)  # let the worker connect
                 _print(label, _measure(count, settings, simulator, announce_=announce_))

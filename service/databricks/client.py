@@ -3,7 +3,7 @@
 Every call goes through one chokepoint, `DatabricksClient._request`, which
 - adds the ``/api/2.2/`` prefix to a path from the endpoint table below,
 - logs one INFO line per HTTP exchange (method, path, status, milliseconds) and never
-  headers, tokens or bodies,
+  headers, tokens or bodies, and tells the optional ``on_exchange`` hook (metrics),
 - translates httpx exceptions and error responses into `errors` (``raise ... from exc``),
 - takes one token from the workspace's shared request budget (`budget`) per HTTP
   exchange, retries included, so however many runs are watched Lockgate stays under
@@ -30,7 +30,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,6 +70,10 @@ RUNS_GET_OUTPUT = Endpoint("GET", "jobs/runs/get-output")
 RUNS_REPAIR = Endpoint("POST", "jobs/runs/repair", Replay.UNSENT_ONLY)
 WORKSPACE_MKDIRS = Endpoint("POST", "/api/2.0/workspace/mkdirs")
 WORKSPACE_IMPORT = Endpoint("POST", "/api/2.0/workspace/import")  # SAFE: overwrite=true
+
+# Called once per HTTP exchange with its endpoint and outcome (the status code, or the
+# error's name when no response came), e.g. to count calls for /metrics. Must not raise.
+ExchangeHook = Callable[[Endpoint, int | str], None]
 
 _MAX_IDEMPOTENCY_TOKEN_CHARS = 64
 # jobs/get and runs/get return at most 100 tasks per page; 1,000 tasks is the job limit.
@@ -119,9 +123,11 @@ class DatabricksClient:
         max_retry_seconds: float = 10.0,
         user_agent: str = "lockgate/0.1",
         budget: RequestBudget | None = None,
+        on_exchange: ExchangeHook | None = None,
     ) -> None:
         self._max_retry_seconds = max_retry_seconds
         self._budget: RequestBudget = budget or Unlimited()
+        self._on_exchange = on_exchange
         self._http = httpx.Client(
             base_url=_normalise_base_url(base_url),
             auth=auth,
@@ -133,7 +139,12 @@ class DatabricksClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, profile: str = "default", budget: RequestBudget | None = None
+        cls,
+        settings: Settings,
+        *,
+        profile: str = "default",
+        budget: RequestBudget | None = None,
+        on_exchange: ExchangeHook | None = None,
     ) -> DatabricksClient:
         """A client for one workspace profile (``default``: the LOCKGATE_DATABRICKS_* one)."""
         workspace = workspace_profile(settings, profile)
@@ -142,6 +153,7 @@ class DatabricksClient:
             auth_for_profile(workspace),
             timeout=settings.databricks_timeout_seconds,
             budget=budget,
+            on_exchange=on_exchange,
         )
 
     def close(self) -> None:
@@ -317,6 +329,17 @@ class DatabricksClient:
 
     # -- the chokepoint -----------------------------------------------------------------
 
+    def call(
+        self,
+        endpoint: Endpoint,
+        *,
+        params: Mapping[str, object] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One call to an endpoint defined elsewhere (other Databricks APIs' modules),
+        through the same budget, retries, logging and error translation."""
+        return self._request(endpoint, params=params, body=body)
+
     def _request(
         self,
         endpoint: Endpoint,
@@ -343,12 +366,12 @@ class DatabricksClient:
             response = self._http.request(method, path, params=_query(params or {}), json=body)
         except httpx.HTTPError as exc:
             error = transport_error_from_httpx(exc, method=method, path=path)
-            self._log_exchange(method, path, type(error).__name__, started)
+            self._record_exchange(endpoint, type(error).__name__, started)
             raise error from exc
         except DatabricksError as exc:  # from the auth flow: no exchange completed
-            self._log_exchange(method, path, type(exc).__name__, started)
+            self._record_exchange(endpoint, type(exc).__name__, started)
             raise
-        self._log_exchange(method, path, response.status_code, started)
+        self._record_exchange(endpoint, response.status_code, started)
         if not response.is_success:
             raise api_error_from_response(
                 method=method,
@@ -376,6 +399,11 @@ class DatabricksClient:
                 status=response.status_code,
             )
         return data
+
+    def _record_exchange(self, endpoint: Endpoint, outcome: int | str, started: float) -> None:
+        self._log_exchange(endpoint.method, endpoint.url_path, outcome, started)
+        if self._on_exchange is not None:
+            self._on_exchange(endpoint, outcome)
 
     @staticmethod
     def _log_exchange(method: str, path: str, outcome: int | str, started: float) -> None:

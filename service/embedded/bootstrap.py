@@ -41,6 +41,15 @@ def _write_private(path: Path, value: str) -> None:
         handle.write(value + "\n")
 
 
+def ensure_dev_hint_secret(data_dir: Path) -> str:
+    """The secret Databricks notification hints are checked with (kept across restarts,
+    so destinations the local backend holds stay valid)."""
+    secret_file = data_dir / "dev-hint-secret"
+    secret = _read_private(secret_file) or secrets.token_hex(32)
+    _write_private(secret_file, secret)
+    return secret
+
+
 def ensure_dev_api_key(sessions: sessionmaker[Session], data_dir: Path) -> str:
     key_file = data_dir / "dev-api-key"
     with sessions.begin() as session:

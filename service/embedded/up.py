@@ -17,11 +17,11 @@ import httpx
 
 from service.commands.local import local_databricks_config
 from service.databricks.local import LocalBackendConfig
-from service.embedded.bootstrap import ensure_dev_api_key, install_example
+from service.embedded.bootstrap import ensure_dev_api_key, ensure_dev_hint_secret, install_example
 from service.embedded.redis_server import redis_reachable, start_private_redis
 from service.embedded.supervisor import Supervisor
 from service.settings import Settings
-from service.store.db import make_engine, make_session_factory
+from service.store.db import engine_from_settings, make_session_factory
 from service.store.migrate import upgrade
 
 
@@ -46,7 +46,7 @@ def run_up(settings: Settings) -> int:
             settings.local_backend_host, settings.local_backend_port, "LOCKGATE_LOCAL_BACKEND_PORT"
         )
 
-    supervisor = Supervisor()
+    supervisor = Supervisor(grace_seconds=settings.shutdown_grace_seconds)
     redis_url = settings.redis_url
     if redis_url:
         if not redis_reachable(redis_url):
@@ -59,13 +59,17 @@ def run_up(settings: Settings) -> int:
     settings = settings.model_copy(update={"redis_url": redis_url})
 
     upgrade(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
+    engine = engine_from_settings(settings)
     sessions = make_session_factory(engine)
     api_key = ensure_dev_api_key(sessions, data_dir)
     example = install_example(sessions, settings) if settings.uses_local_backend else None
     engine.dispose()
 
     env = {**os.environ, "LOCKGATE_DATA_DIR": str(data_dir), "LOCKGATE_REDIS_URL": redis_url}
+    if settings.uses_local_backend and settings.databricks_hint_secret is None:
+        # The local backend tells Lockgate when runs end, as a workspace's notification
+        # destination does: endings are recorded at once, polling is the safety net.
+        env["LOCKGATE_DATABRICKS_HINT_SECRET"] = ensure_dev_hint_secret(data_dir)
     # File-arrival triggers read a local inbox unless real storage is configured.
     inbox = settings.local_inbox_dir or data_dir / "inbox"
     if settings.blob_connection_string is None and not settings.blob_use_identity:

@@ -37,6 +37,7 @@ from service.databricks import (
 )
 from service.databricks.profiles import UnknownWorkspaceProfile
 from service.runs.finishing import finish_run
+from service.runs.hints import with_hint_destination
 from service.runs.job_mode import (
     WORKFLOW_ID_TAG,
     JobBindingLost,
@@ -138,6 +139,7 @@ def submit_run(
         return _reject(sessions, run_id=run_id, message=None)
     try:
         client = clients.get(plan.workspace)
+        plan = _with_hints(clients, client, plan)
         if plan.repair:
             job_id, databricks_run_id, repair_id = repair_in_databricks(client, plan)
         else:
@@ -193,6 +195,19 @@ def submit_run(
         extra={"run_id": run_id, "databricks_run_id": databricks_run_id, "attempt": plan.attempt},
     )
     return SubmitOutcome(databricks_run_id=databricks_run_id)
+
+
+def _with_hints(
+    clients: WorkspaceClients, client: DatabricksClient, plan: SubmissionPlan
+) -> SubmissionPlan:
+    """The plan with Lockgate's notification destination on the run's ending events,
+    when hints are on and the workspace has one (see `hints`)."""
+    if clients.hints is None or plan.repair:
+        return plan
+    destination_id = clients.hints.resolve(client, plan.workspace)
+    if destination_id is None:
+        return plan
+    return replace(plan, job_settings=with_hint_destination(plan.job_settings, destination_id))
 
 
 def _reject(sessions: sessionmaker[Session], *, run_id: str, message: str | None) -> SubmitOutcome:

@@ -106,6 +106,35 @@ def poll_active_runs(
     return report
 
 
+def record_hinted_run(
+    sessions: sessionmaker[Session],
+    clients: WorkspaceClients,
+    *,
+    workspace: str,
+    databricks_run_id: int,
+    settings: Settings,
+) -> PollReport:
+    """A notification said this run changed: one ``runs/get`` confirms what it is now,
+    recorded as a sweep would. A run Lockgate does not watch costs no call."""
+    report = PollReport()
+    with sessions() as session:
+        rows = runs_repo.watched_runs(
+            session, workspace=workspace, databricks_run_id=databricks_run_id
+        )
+    if not rows:
+        return report
+    run_id, _, submitted_at, started_at, _ = rows[0]
+    client = clients.get(workspace)
+    watched = {databricks_run_id: _Watched(run_id, started_at or submitted_at)}
+    report.watched = report.api_calls = 1
+    try:
+        info = client.get_run(databricks_run_id)
+    except NotFound:
+        return report
+    _Recorder(sessions, client, watched, report, settings).record({databricks_run_id: info})
+    return report
+
+
 def _watched(session: Session) -> list[tuple[str, int, datetime | None, datetime | None, str]]:
     return runs_repo.watched_runs(session)
 

@@ -1,5 +1,6 @@
 """One Databricks client per workspace profile, each metered by that workspace's shared
-request budget (a Redis token bucket: every worker spends from the same one)."""
+request budget (a Redis token bucket: every worker spends from the same one), and each
+counting its calls by endpoint and status in Redis for ``/metrics``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import redis
 from service.databricks import DatabricksClient
 from service.databricks.budget import RedisTokenBucket, RequestBudget, budget_redis
 from service.databricks.profiles import workspace_profile
+from service.observability.jobs_api_counters import JobsApiCounters, jobs_api_counters_key
+from service.runs.hints import HintDestinations, hints_enabled
 from service.settings import Settings
 
 
@@ -21,10 +24,15 @@ def budget_key(settings: Settings, profile: str) -> str:
 class WorkspaceClients:
     """Clients built on first use, one per profile name, shared by the process' threads."""
 
-    def __init__(self, factory: Callable[[str], DatabricksClient]) -> None:
+    def __init__(
+        self,
+        factory: Callable[[str], DatabricksClient],
+        hints: HintDestinations | None = None,
+    ) -> None:
         self._factory = factory
         self._clients: dict[str, DatabricksClient] = {}
         self._lock = threading.Lock()
+        self.hints = hints  # the hint destination per workspace, when hints are on
 
     @classmethod
     def from_settings(
@@ -32,6 +40,11 @@ class WorkspaceClients:
     ) -> WorkspaceClients:
         if redis_client is None and settings.redis_url:
             redis_client = budget_redis(settings.redis_url)
+        counters = (
+            JobsApiCounters(redis_client, jobs_api_counters_key(settings))
+            if redis_client is not None
+            else None
+        )
 
         def build(profile: str) -> DatabricksClient:
             workspace = workspace_profile(settings, profile)
@@ -44,9 +57,11 @@ class WorkspaceClients:
                     burst=workspace.request_burst,
                     max_wait_seconds=settings.databricks_budget_max_wait_seconds,
                 )
-            return DatabricksClient.from_settings(settings, profile=profile, budget=budget)
+            return DatabricksClient.from_settings(
+                settings, profile=profile, budget=budget, on_exchange=counters
+            )
 
-        return cls(build)
+        return cls(build, HintDestinations(settings) if hints_enabled(settings) else None)
 
     @classmethod
     def single(cls, client: DatabricksClient) -> WorkspaceClients:

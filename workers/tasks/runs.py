@@ -10,9 +10,16 @@ from celery import Celery, Task
 from service.databricks import ApiError, TransportError, is_retryable
 from service.runs.control import send_cancel
 from service.runs.dispatch import dispatch_event
-from service.runs.queue import CANCEL_RUN, DELIVER_ALERT, DISPATCH_EVENT, POLL_RUNS, SUBMIT_RUN
+from service.runs.queue import (
+    CANCEL_RUN,
+    CONFIRM_HINT,
+    DELIVER_ALERT,
+    DISPATCH_EVENT,
+    POLL_RUNS,
+    SUBMIT_RUN,
+)
 from service.runs.submission import submit_run
-from service.runs.watching import poll_active_runs
+from service.runs.watching import poll_active_runs, record_hinted_run
 from workers.context import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -63,17 +70,34 @@ def register(app: Celery, ctx: WorkerContext) -> None:
         if not lock.acquire():
             return
         try:
-            report = poll_active_runs(
-                ctx.sessions,
-                ctx.workspaces,
-                max_pages=ctx.settings.poll_max_pages,
-                settings=ctx.settings,
-            )
+            with ctx.poll_lag.measuring(ctx.sessions):
+                report = poll_active_runs(
+                    ctx.sessions,
+                    ctx.workspaces,
+                    max_pages=ctx.settings.poll_max_pages,
+                    settings=ctx.settings,
+                )
         finally:
             try:
                 lock.release()
             except Exception:  # expired and maybe taken by another sweep: not ours to free
                 log.warning("poll lock expired before the sweep ended")
+        for delivery_id in report.alert_delivery_ids:
+            ctx.sender.send(DELIVER_ALERT, delivery_id)
+        for run_id in report.submit_run_ids:
+            ctx.sender.send(SUBMIT_RUN, run_id)
+
+    @app.task(name=CONFIRM_HINT, bind=True, acks_late=True, ignore_result=True)
+    def confirm_hint(self: Task, workspace: str, databricks_run_id: str) -> None:
+        # A hint is confirmed with one runs/get; losing this message costs only the lag
+        # until the next (slower) poll sweep.
+        report = record_hinted_run(
+            ctx.sessions,
+            ctx.workspaces,
+            workspace=workspace,
+            databricks_run_id=int(databricks_run_id),
+            settings=ctx.settings,
+        )
         for delivery_id in report.alert_delivery_ids:
             ctx.sender.send(DELIVER_ALERT, delivery_id)
         for run_id in report.submit_run_ids:

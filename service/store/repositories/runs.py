@@ -161,15 +161,19 @@ def active_runs(session: Session) -> list[Run]:
 
 
 def watched_runs(
-    session: Session,
+    session: Session, *, workspace: str | None = None, databricks_run_id: int | None = None
 ) -> list[tuple[str, int, datetime | None, datetime | None, str]]:
     """(run id, Databricks run id, submitted_at, started_at, workspace) of every active
-    run: just the columns a sweep needs, so 2,000 watched runs cost one light query."""
-    rows = session.execute(
-        select(
-            Run.id, Run.databricks_run_id, Run.submitted_at, Run.started_at, Run.workspace
-        ).where(Run.status.in_(RunStatus.ACTIVE), Run.databricks_run_id.is_not(None))
-    )
+    run (or the one named): just the columns a sweep needs, so 2,000 watched runs cost
+    one light query."""
+    query = select(
+        Run.id, Run.databricks_run_id, Run.submitted_at, Run.started_at, Run.workspace
+    ).where(Run.status.in_(RunStatus.ACTIVE), Run.databricks_run_id.is_not(None))
+    if workspace is not None:
+        query = query.where(Run.workspace == workspace)
+    if databricks_run_id is not None:
+        query = query.where(Run.databricks_run_id == databricks_run_id)
+    rows = session.execute(query)
     return [(r[0], int(r[1] or 0), r[2], r[3], r[4]) for r in rows]
 
 
