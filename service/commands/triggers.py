@@ -6,14 +6,19 @@ validation applies."""
 from __future__ import annotations
 
 import json
+import logging
+import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from typing import Annotated, Any, Protocol
 
 import typer
 
 from service.commands._api import Key, Url, call_api, print_json
-from service.settings import Settings, get_settings
+from service.observability.heartbeat import Heartbeat
+from service.settings import get_settings
 
 hooks = typer.Typer(
     help="Webhook endpoints: create, list, rotate, disable, delete.", no_args_is_help=True
@@ -49,11 +54,11 @@ class _Loop(Protocol):
     def shutdown(self) -> None: ...
 
 
-def _run_loop(make_loop: Callable[[Any, Any, Settings], _Loop], verbose: bool) -> None:
+def _run_loop(make_loop: Callable[..., _Loop], component: str, verbose: bool) -> None:
     """Builds what a trigger loop needs, runs it until a signal, and closes it all."""
     from service.logging_config import configure_logging
     from service.runs.queue import CeleryTaskSender, make_celery
-    from service.store.db import make_engine, make_session_factory
+    from service.store.db import engine_from_settings, make_session_factory
 
     configure_logging(verbose)
     settings = get_settings()
@@ -62,9 +67,14 @@ def _run_loop(make_loop: Callable[[Any, Any, Settings], _Loop], verbose: bool) -
     except RuntimeError as exc:
         typer.echo(f"lockgate: {exc}", err=True)
         raise typer.Exit(1) from exc
-    engine = make_engine(settings.resolved_database_url)
-    loop = make_loop(make_session_factory(engine), CeleryTaskSender(celery), settings)
-    _stop_on_signals(loop.shutdown)
+    engine = engine_from_settings(settings)
+    loop = make_loop(
+        make_session_factory(engine),
+        CeleryTaskSender(celery),
+        settings,
+        heartbeat=Heartbeat.for_component(settings.data_dir, component),
+    )
+    _stop_on_signals(loop.shutdown, settings.shutdown_grace_seconds)
     try:
         loop.run()
     finally:
@@ -72,24 +82,69 @@ def _run_loop(make_loop: Callable[[Any, Any, Settings], _Loop], verbose: bool) -
         engine.dispose()
 
 
-def scheduler(verbose: Verbose = False) -> None:
+Check = Annotated[
+    bool,
+    typer.Option(
+        "--check",
+        help="Liveness probe: exit 0 if this container's loop went round lately, else 1.",
+    ),
+]
+MaxAge = Annotated[float, typer.Option(help="With --check: the oldest heartbeat that passes.")]
+
+
+def scheduler(verbose: Verbose = False, check: Check = False, max_age: MaxAge = 60.0) -> None:
     """Fire schedules (cron, periodic) and check expectations; runs until Ctrl-C."""
     from service.triggers.scheduler import Scheduler
 
-    _run_loop(Scheduler, verbose)
+    if check:
+        _check_heartbeat("scheduler", max_age)
+    _run_loop(Scheduler, "scheduler", verbose)
 
 
-def listener(verbose: Verbose = False) -> None:
+def listener(verbose: Verbose = False, check: Check = False, max_age: MaxAge = 120.0) -> None:
     """Poll file-arrival locations (Azure Blob, or the local inbox); runs until Ctrl-C."""
     from service.triggers.listener import Listener
 
-    _run_loop(Listener, verbose)
+    if check:
+        _check_heartbeat("listener", max_age)
+    _run_loop(Listener, "listener", verbose)
 
 
-def _stop_on_signals(stop: Any) -> None:
-    """A signal only sets the flag; the loop finishes its round and exits."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop())
+def _check_heartbeat(component: str, max_age: float) -> None:
+    heartbeat = Heartbeat.for_component(get_settings().data_dir, component)
+    age = heartbeat.age_seconds()
+    if age is None or age > max_age:
+        said = "never" if age is None else f"{age:.0f} s ago"
+        typer.echo(f"{component}: last went round {said} (limit {max_age:g} s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{component}: went round {age:.1f} s ago")
+    raise typer.Exit(0)
+
+
+def _stop_on_signals(stop: Callable[[], None], grace_seconds: float) -> None:
+    """SIGTERM or SIGINT stops the loop: the work in hand (a batch of fires, a poll) is
+    committed, no more is taken, and the process exits 0. Work still unfinished after the
+    grace period (a store or database that does not answer) is abandoned: its transaction
+    rolls back as the process ends, a watch's lease lapses, and the exit is still 0.
+
+    The signals are taken by a thread of their own (``sigwait``), not a Python handler:
+    a handler runs only when the main thread is between bytecodes, and a main thread
+    blocked in a database call would hold it, and the grace period, up."""
+    signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)  # threads started later inherit it
+
+    def wait_for_signal() -> None:
+        signal.sigwait(signals)
+        stop()
+        time.sleep(grace_seconds)
+        logging.getLogger(__name__).warning(
+            "shutdown grace period over; exiting with the round in progress uncommitted"
+        )
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(0)
+
+    threading.Thread(target=wait_for_signal, name="signals", daemon=True).start()
 
 
 @hooks.command("create")

@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.observability.heartbeat import Heartbeat
 from service.runs.queue import TaskSender
 from service.settings import Settings
 from service.store.models import Workflow, utcnow
@@ -57,27 +59,36 @@ class Listener:
         settings: Settings,
         *,
         clock: Callable[[], datetime] = utcnow,
+        heartbeat: Heartbeat | None = None,
         store_factory: Callable[[Location], BlobStore] | None = None,
     ) -> None:
         self._sessions = sessions
         self._sender = sender
         self._settings = settings
         self._clock = clock
+        self._heartbeat = heartbeat
         self._open = store_factory or (lambda location: open_store(location, settings))
         self._sync = DefinitionSync(schedules=False, file_watches=True)
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
         self._stores: dict[tuple[str, str, str], BlobStore] = {}
         self.should_exit = threading.Event()
+        self._running = False
         self.last_results: dict[str, PollResult] = {}
 
     def startup(self) -> None:
         self._sync_definitions()
 
     def tick(self) -> float:
+        """One round over every watch; returns how long to wait for the next, so rounds
+        start every poll interval however long a round took (a new blob waits at most
+        one interval plus its own round)."""
+        started = time.monotonic()
         self._sync_definitions()
         with self._sessions() as session:
             watches = [w for w in watches_repo.list_watches(session) if not w.paused]
         for watch in watches:
+            if self.should_exit.is_set():
+                break  # stopping: a watch not polled yet waits for the next listener
             try:
                 self.poll(watch.id)
             except (LocationInvalid, OSError) as exc:
@@ -86,26 +97,38 @@ class Listener:
                 # Azure SDK errors have no narrow common base; one bad watch must not
                 # stop the others.
                 log.exception("poll of %s failed", watch.workflow_name)
-        return self._settings.listener_poll_seconds
+        return max(0.0, self._settings.listener_poll_seconds - (time.monotonic() - started))
 
     def shutdown(self) -> None:
+        """Stops the loop. Safe from a signal handler: while ``run`` is looping, the poll
+        in hand is finished and committed (its lease released) before ``run`` closes the
+        stores; a store closed under a poll would abort it and leave its lease held."""
         self.should_exit.set()
-        for store in self._stores.values():
-            store.close()
-        self._stores.clear()
+        if not self._running:
+            self._close_stores()
 
     def run(self) -> None:
-        self.startup()
+        self._running = True
         try:
+            self.startup()
             while not self.should_exit.is_set():
                 try:
                     wait = self.tick()
                 except OperationalError:
                     log.warning("listener tick failed; retrying", exc_info=True)
                     wait = self._settings.listener_poll_seconds
+                if self._heartbeat is not None:
+                    self._heartbeat.beat()
                 self.should_exit.wait(wait)
         finally:
-            self.shutdown()
+            self._running = False
+            self.should_exit.set()
+            self._close_stores()
+
+    def _close_stores(self) -> None:
+        for store in self._stores.values():
+            store.close()
+        self._stores.clear()
 
     def poll(self, watch_id: str) -> PollResult | None:
         """Lists one watch from its checkpoint and fires it if due; None when another

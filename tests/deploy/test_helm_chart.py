@@ -166,6 +166,15 @@ def test_every_container_runs_a_real_lockgate_command_through_the_image_entrypoi
         commands["worker"].make_context("worker", ["--concurency", "8"])
 
 
+def test_the_trigger_loops_liveness_probes_are_real_lockgate_checks(rendered: list[Doc]) -> None:
+    commands = lockgate_commands()
+    for component in ("scheduler", "listener"):
+        probe = container(workloads(rendered)[component])["livenessProbe"]["exec"]["command"]
+        program, name, *options = probe
+        assert (program, name) == ("lockgate", component) and "--check" in options
+        commands[name].make_context(name, list(options))  # raises on an unknown option
+
+
 def test_only_the_single_beat_pod_runs_celery_beat() -> None:
     found = workloads(render(complete_values()))
     assert "--beat" in container(found["beat"])["args"]
