@@ -17,6 +17,13 @@ any listing can do there; use Event Grid push for those.
 What this does not see: a new file written into a folder that sorts before the
 checkpoint's (a late file in yesterday's partition), and an overwrite there. Event Grid
 push sees both.
+
+The count of requests is what stays flat; how long the service takes over one is its
+own affair. Azurite filters and sorts every blob under a listed prefix again for each
+5,000 it passes over, so there the levels above the current partition (each holding
+every blob) take time that grows with the square of the container: about 12 s a poll at
+100,000 blobs, against some 80 ms for the day- and hour-folders. A folder on disk costs
+one directory read per level. ``bench.blob_listing`` prints the split.
 """
 
 from __future__ import annotations
