@@ -4,7 +4,9 @@ plain function; a domain error becomes one line on stderr and exit code 1."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import signal
 import time
 from typing import Annotated
 
@@ -43,16 +45,38 @@ def up(verbose: Verbose = False) -> None:
 
 
 @app.command()
-def api(verbose: Verbose = False) -> None:
+def api(
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="processes (default: LOCKGATE_API_WORKERS, 1)")
+    ] = None,
+    verbose: Verbose = False,
+) -> None:
     """Serve the HTTP API."""
     configure_logging(verbose)
     import uvicorn
+    from fastapi import FastAPI
 
     from service.app import create_app
 
     settings = get_settings()
+    # On SIGTERM uvicorn stops accepting, lets requests in flight finish (for at most the
+    # grace period), then raises the signal again for the handler it found: a no-op one
+    # makes that drained shutdown exit 0 instead of dying by the signal.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    processes = workers or settings.api_workers
+    # Several processes share the port: each builds its own app from the environment.
+    if processes > 1:
+        target: str | FastAPI = "service.app:create_app_from_environment"
+    else:
+        target = create_app(settings, server_process=True)
     uvicorn.run(
-        create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None
+        target,
+        factory=processes > 1,
+        workers=processes,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
     )
 
 
@@ -115,7 +139,7 @@ def create_key(
     """Create an API key and print it (it is shown once). Default scope: admin."""
     from service.api.access import normalise_scopes
     from service.api.keys import new_api_key
-    from service.store.db import make_engine, make_session_factory
+    from service.store.db import engine_from_settings, make_session_factory
     from service.store.migrate import upgrade
     from service.store.repositories.api_keys import add_api_key
 
@@ -125,7 +149,7 @@ def create_key(
         _fail(str(exc))
     settings = get_settings()
     upgrade(settings.resolved_database_url)
-    sessions = make_session_factory(make_engine(settings.resolved_database_url))
+    sessions = make_session_factory(engine_from_settings(settings))
     plaintext, prefix, key_hash = new_api_key()
     with sessions.begin() as session:
         add_api_key(session, name=name, prefix=prefix, key_hash=key_hash, scopes=scopes)
@@ -135,12 +159,12 @@ def create_key(
 @app.command("revoke-key")
 def revoke_key(key_id: str) -> None:
     """Revoke an API key by id (see GET /api/v1/keys)."""
-    from service.store.db import make_engine, make_session_factory
+    from service.store.db import engine_from_settings, make_session_factory
     from service.store.models import utcnow
     from service.store.repositories.api_keys import revoke_key as revoke
 
     settings = get_settings()
-    sessions = make_session_factory(make_engine(settings.resolved_database_url))
+    sessions = make_session_factory(engine_from_settings(settings))
     with sessions.begin() as session:
         if not revoke(session, key_id=key_id, at=utcnow()):
             _fail(f"no active key has id {key_id!r}")

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # API
     api_host: str = "127.0.0.1"
     api_port: int = 8080
+    # `lockgate api` processes (uvicorn workers); each has its own webhook ledger writer.
+    api_workers: int = Field(default=1, ge=1, le=64)
     public_url: str | None = None
 
     # API access: API keys always; Entra ID (Azure AD) bearer tokens when a tenant is set.
@@ -135,11 +137,19 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=1)
     webhook_rate_limit_per_minute: int | None = Field(default=None, ge=1)
     webhook_secret_grace_seconds: int = Field(default=86_400, ge=0)
+    # Group commit: the API's one ledger writer takes up to this many waiting deliveries
+    # into one transaction.
+    webhook_commit_max_batch: int = Field(default=256, ge=1, le=5000)
+    # Under load, how long the writer waits for more deliveries to join a batch.
+    webhook_commit_linger_ms: float = Field(default=2.0, ge=0, le=100)
+    # SQLite: the ingress commit waits for the disk (an ack survives power loss too).
+    webhook_commit_fsync: bool = True
     # Scheduler: sleeps until the next fire (at most tick_seconds); re-reads definitions
     # of changed workflows every sync_seconds. A fire found later than misfire_grace is a
     # misfire, handled by the policy: skip, run_once (the latest), catch_up (up to limit).
     scheduler_tick_seconds: float = Field(default=1.0, gt=0)
     scheduler_sync_seconds: float = Field(default=10.0, gt=0)
+    # Schedules claimed and recorded per transaction; a larger burst takes several.
     scheduler_batch_size: int = Field(default=1000, ge=1)
     scheduler_misfire_policy: Literal["skip", "run_once", "catch_up"] = "run_once"
     scheduler_misfire_limit: int = Field(default=10, ge=1)
@@ -168,6 +178,36 @@ class Settings(BaseSettings):
     # link-local (CIDRs). Unset: loopback in development, nothing in production.
     alert_egress_allowed_networks: list[str] | None = None
     alert_max_redirects: int = Field(default=3, ge=0)
+
+    # --- Databricks events (issue 10): add fields below this line ---
+    # Notification hints: with a secret set, Lockgate registers itself as a notification
+    # destination of each workspace (posting to public_url) and attaches it to the runs it
+    # starts; the Basic auth password Databricks sends is derived from this secret.
+    databricks_hint_secret: SecretStr | None = None
+    # The poll sweep's pace while hints are on: only the safety net for lost hints.
+    hinted_poll_interval_seconds: float = Field(default=30.0, gt=0)
+
+    # --- store (issue 8): add fields below this line ---
+    # PostgreSQL connection pool, per process (the API, each worker); SQLite ignores these.
+    # Connections kept open in the pool.
+    database_pool_size: int = Field(default=10, ge=1)
+    # Extra connections opened under load beyond pool_size, closed when returned.
+    database_max_overflow: int = Field(default=10, ge=0)
+    # How long a request waits for a free connection before failing.
+    database_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Replace connections older than this, ahead of server or proxy idle cut-offs (-1: never).
+    database_pool_recycle_seconds: int = Field(default=1800, ge=-1)
+    # Check a pooled connection before use, so a server restart costs a reconnect, not a 500.
+    database_pool_pre_ping: bool = True
+    # Give up connecting after this long (a dead host otherwise waits for TCP's own timeout).
+    database_connect_timeout_seconds: int = Field(default=10, ge=1)
+
+    # --- operations (issue 8): add fields below this line ---
+    # On SIGTERM the API, worker, scheduler and listener take no new work and let the work
+    # in hand finish for this long; then the worker hands unfinished tasks back to the
+    # queue, and every process exits 0. Keep it under the orchestrator's kill timeout
+    # (docker stop waits 10 s, Kubernetes 30 s by default).
+    shutdown_grace_seconds: float = Field(default=8.0, ge=0)
 
     @property
     def alert_egress_networks(self) -> tuple[str, ...]:
