@@ -7,6 +7,7 @@ import json
 import math
 import os
 import signal
+import socket
 import time
 from typing import Annotated
 
@@ -85,8 +86,17 @@ def worker(
     beat: Annotated[bool, typer.Option(help="also run the periodic poll and sweep")] = False,
     concurrency: Annotated[int, typer.Option(min=1)] = 8,
     verbose: Verbose = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Liveness probe: exit 0 if a worker on this host answers a Celery ping.",
+        ),
+    ] = False,
 ) -> None:
     """Run a Celery worker (threads pool)."""
+    if check:
+        _ping_local_worker()
     configure_logging(verbose)
     from workers.celery_app import create_celery
 
@@ -104,6 +114,24 @@ def worker(
     if beat:
         argv.append("--beat")
     create_celery(settings).worker_main(argv)
+
+
+def _ping_local_worker() -> None:
+    """A ping over the broker to the workers of this host (its pod or container) only."""
+    from service.runs.queue import make_celery
+
+    celery = make_celery(get_settings(), name="lockgate-probe")
+    try:
+        pong = celery.control.ping(
+            timeout=5.0, pattern=f"*@{socket.gethostname()}", matcher="glob", limit=1
+        )
+    finally:
+        celery.close()
+    if not pong:
+        typer.echo("no worker on this host answered", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"worker answered: {next(iter(pong[0]))}")
+    raise typer.Exit(0)
 
 
 @app.command("local-backend", hidden=True)

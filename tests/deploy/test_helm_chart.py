@@ -350,8 +350,8 @@ def test_the_worker_liveness_probe_passes_for_a_live_worker_and_fails_without_on
     worker = container(found["worker"])
     probe = worker["livenessProbe"]["exec"]["command"]
     assert container(found["beat"])["livenessProbe"]["exec"]["command"] == probe
-    assert probe[0] == "python" and re.search(r"^FROM python:", DOCKERFILE, re.M)
-    run_probe = [sys.executable, *probe[1:]]
+    assert probe[:3] == ["lockgate", "worker", "--check"]
+    run_probe = [sys.executable, "-m", "service.cli", *probe[1:]]
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
