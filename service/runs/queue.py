@@ -19,6 +19,7 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 
 DISPATCH_EVENT = "lockgate.dispatch_event"
+DISPATCH_EVENTS = "lockgate.dispatch_events"  # several events in one message
 SUBMIT_RUN = "lockgate.submit_run"
 POLL_RUNS = "lockgate.poll_runs"
 SWEEP = "lockgate.sweep"
@@ -46,6 +47,21 @@ def send_all(sender: TaskSender, messages: Sequence[TaskMessage]) -> None:
         return
     for task_name, args in messages:
         sender.send(task_name, *args)
+
+
+# Events per dispatch_events message: a burst costs one message per chunk, not per event,
+# while the chunks still spread over the workers' threads.
+DISPATCH_CHUNK = 16
+
+
+def dispatch_messages(event_ids: Sequence[str]) -> list[TaskMessage]:
+    """Messages that dispatch these events: one event alone, more in chunks."""
+    if len(event_ids) == 1:
+        return [(DISPATCH_EVENT, (event_ids[0],))]
+    return [
+        (DISPATCH_EVENTS, tuple(event_ids[i : i + DISPATCH_CHUNK]))
+        for i in range(0, len(event_ids), DISPATCH_CHUNK)
+    ]
 
 
 def redis_url_or_fail(settings: Settings) -> str:

@@ -34,7 +34,13 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.runs.queue import DELIVER_ALERT, DISPATCH_EVENT, TaskMessage, TaskSender, send_all
+from service.runs.queue import (
+    DELIVER_ALERT,
+    TaskMessage,
+    TaskSender,
+    dispatch_messages,
+    send_all,
+)
 from service.settings import Settings
 from service.store.models import EventStatus, Hook, Workflow, new_id, utcnow
 from service.store.repositories import events as events_repo
@@ -121,6 +127,7 @@ def record_deliveries(
 
 def announce_results(sender: TaskSender, results: Sequence[DeliveryResult]) -> None:
     """Call only after the commit: a message must never outrun its row. Never raises."""
+    created: list[str] = []
     messages: list[TaskMessage] = []
     for result in results:
         if isinstance(result, DeliveryOutcome):
@@ -131,8 +138,10 @@ def announce_results(sender: TaskSender, results: Sequence[DeliveryResult]) -> N
             continue
         for accepted in recorded:
             if accepted.created:
-                messages.append((DISPATCH_EVENT, (accepted.event_id,)))
+                created.append(accepted.event_id)
             messages.extend((DELIVER_ALERT, (alert_id,)) for alert_id in accepted.alert_ids)
+    if created:
+        messages[:0] = dispatch_messages(created)
     try:
         send_all(sender, messages)
     except Exception:

@@ -15,8 +15,11 @@ from service.runs.queue import (
     CONFIRM_HINT,
     DELIVER_ALERT,
     DISPATCH_EVENT,
+    DISPATCH_EVENTS,
     POLL_RUNS,
     SUBMIT_RUN,
+    TaskMessage,
+    send_all,
 )
 from service.runs.submission import submit_run
 from service.runs.watching import poll_active_runs, record_hinted_run
@@ -37,6 +40,23 @@ def register(app: Celery, ctx: WorkerContext) -> None:
             run_id = dispatch_event(session, event_id=event_id, settings=ctx.settings)
         if run_id is not None:
             ctx.sender.send(SUBMIT_RUN, run_id)
+
+    @app.task(name=DISPATCH_EVENTS, bind=True, acks_late=True)
+    def dispatch_many(self: Task, *event_ids: str) -> None:
+        # A burst of webhooks arrives as a few of these, not a message per event. Each
+        # event is dispatched in its own transaction; one that fails is left to the
+        # sweeper (it re-sends undispatched events), not allowed to hold up the others.
+        submits: list[TaskMessage] = []
+        for event_id in event_ids:
+            try:
+                with ctx.sessions.begin() as session:
+                    run_id = dispatch_event(session, event_id=event_id, settings=ctx.settings)
+            except Exception:
+                log.exception("event %s not dispatched; the sweeper will retry", event_id)
+                continue
+            if run_id is not None:
+                submits.append((SUBMIT_RUN, (run_id,)))
+        send_all(ctx.sender, submits)
 
     @app.task(name=SUBMIT_RUN, bind=True, acks_late=True, max_retries=_MAX_SUBMIT_RETRIES)
     def submit(self: Task, run_id: str) -> None:
