@@ -3,7 +3,7 @@
 Jobs API: `bench/jobs_simulator.py` (a run-state simulator: timers, no processes - the
 local backend runs a process per task, which does not fit 2,000 runs on this machine).
 Lockgate side: the real poll sweep (`service.runs.watching.poll_active_runs`) on a
-SQLite store, its client metered by the real Redis token bucket (the settings' defaults),
+SQLite store, its client metered by the real Redis token bucket (the default reads budget),
 one sweep every POLL_INTERVAL seconds. All runs end within END_WINDOW seconds.
 
 Compared in the same run with the usual alternative: one runs/get per run every
@@ -37,6 +37,8 @@ from bench.jobs_simulator import (
     serve_simulator,
 )
 from service.databricks import DatabricksClient, PatAuth, RedisTokenBucket
+from service.databricks.budget import RequestClass
+from service.databricks.profiles import budget_size, workspace_profile
 from service.embedded.redis_server import redis_reachable, start_private_redis
 from service.runs.watching import poll_active_runs
 from service.settings import Settings
@@ -45,6 +47,8 @@ from service.store.migrate import upgrade
 from service.store.models import Run
 
 DEFAULTS = Settings()
+# Polling only reads: the default workspace's reads bucket, as the workers size it.
+READS_BUDGET = budget_size(DEFAULTS, workspace_profile(DEFAULTS), RequestClass.READS)
 POLL_INTERVAL = 10.0
 END_WINDOW = 60.0
 NAIVE_INTERVAL = 30.0
@@ -87,8 +91,8 @@ def measure_lockgate(n: int, redis_url: str, prefix: str) -> dict[str, float]:
         bucket = RedisTokenBucket(
             redis.Redis.from_url(redis_url),
             f"{prefix}:budget:{n}",
-            rate=DEFAULTS.databricks_requests_per_second,
-            burst=DEFAULTS.databricks_request_burst,
+            rate=READS_BUDGET.rate,
+            burst=READS_BUDGET.burst,
         )
         client = DatabricksClient(url, PatAuth("bench"), budget=bucket)
         ended: set[str] = set()
@@ -181,8 +185,8 @@ def main(sizes: list[int]) -> None:
     prefix = f"bench-{int(time.time())}"
     print(
         f"poll interval {POLL_INTERVAL:.0f}s, all runs end within {END_WINDOW:.0f}s; "
-        f"budget {DEFAULTS.databricks_requests_per_second:g} req/s "
-        f"burst {DEFAULTS.databricks_request_burst}; "
+        f"reads budget {READS_BUDGET.rate:g} req/s "
+        f"burst {READS_BUDGET.burst}; "
         f"alternative: runs/get per run every {NAIVE_INTERVAL:.0f}s"
     )
     try:

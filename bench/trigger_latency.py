@@ -125,6 +125,7 @@ def main(count: int) -> None:
                 stuck_after_seconds=0.0 if not announce_ else 30.0,
                 databricks_requests_per_second=1000.0,
                 databricks_request_burst=1000,
+                databricks_writes_limit_per_second=2000.0,  # run-now unmetered too
             )
             data.mkdir(parents=True)
             upgrade(settings.resolved_database_url)

@@ -111,11 +111,11 @@ class Settings(BaseSettings):
     # More workspaces: {"name": {"host": ..., "auth": "pat"|"azure", "token": ..., ...}};
     # a workflow picks one with `lockgate.workspace`. "default" is the fields above.
     databricks_profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    # Jobs API request budget per workspace, a token bucket shared by all workers in Redis.
-    # rate x 60 + burst <= 600 keeps any minute at <= 10 req/s, and a burst of 120 lets a
-    # whole 80-page listing of 2,000 active runs finish in one go instead of trickling.
-    databricks_requests_per_second: float = Field(default=8.0, gt=0)
-    databricks_request_burst: int = Field(default=120, ge=1)
+    # Jobs API request budgets per workspace: token buckets in Redis shared by all workers,
+    # one for reads (GETs) and one for writes (POSTs); see the issue 10 section for their
+    # default sizes. Set, these two override the reads bucket's rate and burst.
+    databricks_requests_per_second: float | None = Field(default=None, gt=0)
+    databricks_request_burst: int | None = Field(default=None, ge=1)
     databricks_budget_max_wait_seconds: float = 30.0
     # Retry policy defaults (a workflow's `lockgate.retry` overrides any of them).
     retry_max_attempts: int = Field(default=1, ge=1)
@@ -186,6 +186,14 @@ class Settings(BaseSettings):
     databricks_hint_secret: SecretStr | None = None
     # The poll sweep's pace while hints are on: only the safety net for lost hints.
     hinted_poll_interval_seconds: float = Field(default=30.0, gt=0)
+    # Request budgets: each bucket refills at this share of Databricks' per-workspace limit
+    # for its class (leaving the rest to the workspace's other clients), and holds one
+    # second of that rate: no second sees more than twice it (at 0.5, the limit itself).
+    databricks_budget_share: float = Field(default=0.5, gt=0, le=1)
+    # Databricks' per-workspace limit for reads (runs/get: about 100 req/s).
+    databricks_reads_limit_per_second: float = Field(default=100.0, gt=0)
+    # ... and for writes (run-now and the jobs calls: about 20 req/s).
+    databricks_writes_limit_per_second: float = Field(default=20.0, gt=0)
 
     # --- store (issue 8): add fields below this line ---
     # PostgreSQL connection pool, per process (the API, each worker); SQLite ignores these.

@@ -6,8 +6,9 @@ Every call goes through one chokepoint, `DatabricksClient._request`, which
   headers, tokens or bodies, and tells the optional ``on_exchange`` hook (metrics),
 - translates httpx exceptions and error responses into `errors` (``raise ... from exc``),
 - takes one token from the workspace's shared request budget (`budget`) per HTTP
-  exchange, retries included, so however many runs are watched Lockgate stays under
-  the workspace's rate limits,
+  exchange, retries included, from the bucket of the endpoint's class (reads or
+  writes), so however many runs are watched Lockgate stays under the workspace's rate
+  limits; a rate-limit 429 pauses that bucket for every worker (`budget.back_off`),
 - retries transient failures as `retrying` decides: jittered exponential backoff, a
   server's ``Retry-After`` honoured first, everything bounded by ``max_retry_seconds``.
 
@@ -38,16 +39,23 @@ from urllib.parse import urlsplit
 import httpx
 
 from service.databricks.auth import auth_for_profile
-from service.databricks.budget import RequestBudget, Unlimited
+from service.databricks.budget import RequestBudget, Unlimited, WorkspaceBudget
 from service.databricks.errors import (
     DatabricksError,
     MalformedResponse,
     api_error_from_response,
+    is_rate_limit,
     transport_error_from_httpx,
 )
 from service.databricks.models import JobsPage, RunInfo, RunOutput, RunsPage
 from service.databricks.profiles import workspace_profile
-from service.databricks.retrying import API_PREFIX, Endpoint, Replay, call_with_retries
+from service.databricks.retrying import (
+    API_PREFIX,
+    RATE_LIMIT_MIN_SECONDS,
+    Endpoint,
+    Replay,
+    call_with_retries,
+)
 from service.settings import Settings
 
 __all__ = ["API_PREFIX", "DatabricksClient", "Endpoint", "Replay"]
@@ -122,11 +130,16 @@ class DatabricksClient:
         transport: httpx.BaseTransport | None = None,
         max_retry_seconds: float = 10.0,
         user_agent: str = "lockgate/0.1",
-        budget: RequestBudget | None = None,
+        budget: WorkspaceBudget | RequestBudget | None = None,
         on_exchange: ExchangeHook | None = None,
     ) -> None:
         self._max_retry_seconds = max_retry_seconds
-        self._budget: RequestBudget = budget or Unlimited()
+        # One budget given: it meters every class of request.
+        self._budget = (
+            budget
+            if isinstance(budget, WorkspaceBudget)
+            else WorkspaceBudget.single(budget or Unlimited())
+        )
         self._on_exchange = on_exchange
         self._http = httpx.Client(
             base_url=_normalise_base_url(base_url),
@@ -143,7 +156,7 @@ class DatabricksClient:
         settings: Settings,
         *,
         profile: str = "default",
-        budget: RequestBudget | None = None,
+        budget: WorkspaceBudget | RequestBudget | None = None,
         on_exchange: ExchangeHook | None = None,
     ) -> DatabricksClient:
         """A client for one workspace profile (``default``: the LOCKGATE_DATABRICKS_* one)."""
@@ -360,7 +373,8 @@ class DatabricksClient:
         body: Mapping[str, Any] | None,
     ) -> dict[str, Any]:
         method, path = endpoint.method, endpoint.url_path
-        self._budget.acquire()
+        budget = self._budget.for_class(endpoint.request_class)
+        budget.acquire()
         started = time.perf_counter()
         try:
             response = self._http.request(method, path, params=_query(params or {}), json=body)
@@ -373,13 +387,17 @@ class DatabricksClient:
             raise
         self._record_exchange(endpoint, response.status_code, started)
         if not response.is_success:
-            raise api_error_from_response(
+            refused = api_error_from_response(
                 method=method,
                 path=path,
                 status=response.status_code,
                 body=response.content,
                 headers=response.headers,
             )
+            if is_rate_limit(refused):
+                # The workspace is over its limit: every worker waits, not only this one.
+                budget.back_off(refused.retry_after or RATE_LIMIT_MIN_SECONDS)
+            raise refused
         if not response.content:
             return {}
         try:

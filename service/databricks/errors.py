@@ -89,6 +89,7 @@ __all__ = [
     "TransportError",
     "Unauthenticated",
     "api_error_from_response",
+    "is_rate_limit",
     "is_retryable",
     "parse_retry_after",
     "transport_error_from_httpx",
@@ -407,6 +408,12 @@ def transport_error_from_httpx(exc: httpx.HTTPError, *, method: str, path: str) 
     return cls(f"{type(exc).__name__}: {exc}", method=method, path=path)
 
 
+def is_rate_limit(exc: BaseException) -> bool:
+    """A 429 that waiting a moment cures (the workspace's request rate), as opposed to
+    the capacity 429, which only runs ending cure."""
+    return isinstance(exc, TooManyRequests) and not isinstance(exc, CapacityExceeded)
+
+
 def is_retryable(exc: BaseException) -> str | None:
     """Why `exc` is worth retrying, or None. Decided by type and status, never by text.
 
@@ -420,9 +427,7 @@ def is_retryable(exc: BaseException) -> str | None:
         return "timed out"
     if isinstance(exc, ConnectionLost):
         return "connection lost"
-    if isinstance(exc, CapacityExceeded):
-        return None
-    if isinstance(exc, TooManyRequests):
+    if is_rate_limit(exc):
         return "rate limited"
     if isinstance(exc, CouldNotAcquireLock):
         return "job lock held by another request"

@@ -9,19 +9,36 @@ profiles come from ``LOCKGATE_DATABRICKS_PROFILES`` (JSON), one entry per name::
               "azure_client_id": "...", "azure_client_secret": "...",
               "requests_per_second": 5}}
 
-Each profile has its own request budget (one token bucket per workspace).
+Each profile has its own request budgets, one token bucket per request class
+(`budget_size`). By default a bucket refills at ``LOCKGATE_DATABRICKS_BUDGET_SHARE`` of
+Databricks' limit for its class (``LOCKGATE_DATABRICKS_READS_LIMIT_PER_SECOND``,
+``..._WRITES_LIMIT_PER_SECOND``) and holds one second of that rate. A profile's
+``requests_per_second`` / ``request_burst`` (for ``default``:
+``LOCKGATE_DATABRICKS_REQUESTS_PER_SECOND`` / ``_REQUEST_BURST``) set the reads bucket
+instead, as they set the one bucket before there were two; ``writes_per_second`` /
+``write_burst`` set the writes bucket.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from service.databricks.budget import RequestClass
 from service.settings import Settings
 
-__all__ = ["DEFAULT_PROFILE", "UnknownWorkspaceProfile", "WorkspaceProfile", "workspace_profile"]
+__all__ = [
+    "DEFAULT_PROFILE",
+    "BudgetSize",
+    "UnknownWorkspaceProfile",
+    "WorkspaceProfile",
+    "budget_size",
+    "workspace_profile",
+]
 
 DEFAULT_PROFILE = "default"
 
@@ -49,8 +66,11 @@ class WorkspaceProfile(BaseModel):
     # For an authority that is not a public Azure cloud (Azure Stack, a test endpoint):
     # skip MSAL's instance discovery call to login.microsoftonline.com.
     azure_disable_instance_discovery: bool = False
-    requests_per_second: float = Field(default=9.0, gt=0)
-    request_burst: int = Field(default=60, ge=1)
+    # Explicit bucket sizes; unset, `budget_size` derives them from the settings.
+    requests_per_second: float | None = Field(default=None, gt=0)  # reads
+    request_burst: int | None = Field(default=None, ge=1)
+    writes_per_second: float | None = Field(default=None, gt=0)
+    write_burst: int | None = Field(default=None, ge=1)
     # The embedded local backend: a PAT header with a fixed value is enough.
     local: bool = False
 
@@ -89,3 +109,26 @@ def workspace_profile(settings: Settings, name: str | None = None) -> WorkspaceP
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise UnknownWorkspaceProfile(f"workspace profile {name!r} is invalid: {problems}") from exc
+
+
+@dataclass(frozen=True)
+class BudgetSize:
+    rate: float  # tokens (requests) per second
+    burst: int  # the most tokens the bucket holds
+
+
+def budget_size(
+    settings: Settings, profile: WorkspaceProfile, request_class: RequestClass
+) -> BudgetSize:
+    """The token bucket for one class of a workspace's requests: the profile's explicit
+    size where it has one, else the configured share of Databricks' limit, holding one
+    second of that rate (so with the default share of one half, no second of traffic
+    exceeds the limit, even on a full bucket)."""
+    if request_class is RequestClass.READS:
+        rate, burst = profile.requests_per_second, profile.request_burst
+        limit = settings.databricks_reads_limit_per_second
+    else:
+        rate, burst = profile.writes_per_second, profile.write_burst
+        limit = settings.databricks_writes_limit_per_second
+    rate = rate if rate is not None else settings.databricks_budget_share * limit
+    return BudgetSize(rate=rate, burst=burst if burst is not None else max(1, math.ceil(rate)))

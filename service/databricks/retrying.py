@@ -27,6 +27,7 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_before_delay
 
+from service.databricks.budget import RequestClass
 from service.databricks.errors import (
     ConnectError,
     CouldNotAcquireLock,
@@ -34,7 +35,15 @@ from service.databricks.errors import (
     is_retryable,
 )
 
-__all__ = ["API_PREFIX", "Endpoint", "Replay", "call_with_retries", "wait_seconds"]
+__all__ = [
+    "API_PREFIX",
+    "RATE_LIMIT_MIN_SECONDS",
+    "Endpoint",
+    "Replay",
+    "RequestClass",
+    "call_with_retries",
+    "wait_seconds",
+]
 
 logger = logging.getLogger("service.databricks.client")
 
@@ -43,7 +52,8 @@ API_PREFIX = "/api/2.2/"
 _BACKOFF_FIRST_SECONDS = 0.5
 _BACKOFF_MAX_SECONDS = 4.0
 _JITTER_SECONDS = 0.5
-_RATE_LIMIT_MIN_SECONDS = 1.0
+# A rate limit without Retry-After waits this long (databricks-sdk's choice).
+RATE_LIMIT_MIN_SECONDS = 1.0
 
 # Failures after which Databricks has certainly not acted on the request.
 _UNSENT_ERRORS = (ConnectError, TooManyRequests, CouldNotAcquireLock)
@@ -63,6 +73,14 @@ class Endpoint:
     method: str
     path: str  # relative to API_PREFIX, or absolute (starting with "/") for other APIs
     replay: Replay = Replay.SAFE
+
+    @property
+    def request_class(self) -> RequestClass:
+        """The budget this endpoint spends from. Every Jobs API read is a GET and every
+        call that changes something a POST, so the method decides; Databricks' tighter
+        limit (about 20 req/s) covers run-now and the jobs calls, its loosest (about
+        100 req/s) runs/get."""
+        return RequestClass.READS if self.method == "GET" else RequestClass.WRITES
 
     @property
     def url_path(self) -> str:
@@ -85,7 +103,7 @@ def wait_seconds(retry_state: RetryCallState) -> float:
         _BACKOFF_MAX_SECONDS, _BACKOFF_FIRST_SECONDS * 2 ** (retry_state.attempt_number - 1)
     )
     if isinstance(exc, TooManyRequests):
-        backoff = max(backoff, _RATE_LIMIT_MIN_SECONDS)
+        backoff = max(backoff, RATE_LIMIT_MIN_SECONDS)
     return backoff + jitter
 
 

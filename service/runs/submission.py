@@ -33,6 +33,7 @@ from service.databricks import (
     DatabricksClient,
     InvalidParameterValue,
     NotFound,
+    TooManyRequests,
     is_retryable,
 )
 from service.databricks.profiles import UnknownWorkspaceProfile
@@ -71,6 +72,9 @@ __all__ = [
 ]
 # How long a run Databricks has no capacity for waits before it is tried again.
 _CAPACITY_WAIT_SECONDS = 30.0
+# ... and a run still rate-limited after the client's own retries (without Retry-After),
+# or one the shared request budget could not afford in time.
+_RATE_LIMIT_WAIT_SECONDS = 5.0
 _TASK_SUCCESS = frozenset({"SUCCESS", "SUCCESS_WITH_FAILURES", "EXCLUDED"})
 
 
@@ -126,8 +130,9 @@ def submit_run(
 
     Transient Databricks errors propagate so the task can retry; the run stays in
     ``submitting`` and the sweeper pushes it again if every retry is lost. A run
-    Databricks has no capacity for, or that the request budget cannot afford now, is
-    parked (``next_attempt_at``) rather than failed.
+    Databricks has no capacity for, or that is still rate-limited or that the request
+    budget cannot afford now, is parked (``next_attempt_at``, with the reason in
+    ``state_message``) rather than failed.
     """
     if isinstance(clients, DatabricksClient):
         clients = WorkspaceClients.single(clients)
@@ -145,13 +150,8 @@ def submit_run(
         else:
             job_id, databricks_run_id = start_in_databricks(sessions, client, plan)
             repair_id = None
-    except (CapacityExceeded, BudgetExhausted) as exc:
-        wait = exc.retry_after or _CAPACITY_WAIT_SECONDS
-        until = utcnow() + timedelta(seconds=wait * (1 + 0.2 * random.random()))
-        with sessions.begin() as session:
-            runs_repo.park_submission(session, run_id=run_id, until=until, reason=str(exc))
-        log.info("run parked until %s: %s", until.isoformat(), exc, extra={"run_id": run_id})
-        return SubmitOutcome(parked_until=until)
+    except (TooManyRequests, BudgetExhausted) as exc:
+        return _park(sessions, run_id=run_id, exc=exc)
     except (
         ApiError,
         SubmissionRejected,
@@ -195,6 +195,29 @@ def submit_run(
         extra={"run_id": run_id, "databricks_run_id": databricks_run_id, "attempt": plan.attempt},
     )
     return SubmitOutcome(databricks_run_id=databricks_run_id)
+
+
+def _park(
+    sessions: sessionmaker[Session], *, run_id: str, exc: TooManyRequests | BudgetExhausted
+) -> SubmitOutcome:
+    """Holds a run Databricks cannot take now, with the reason on the run, until the
+    sweeper sends it again: at capacity (only runs ending cure that: not retried in
+    the meantime), or rate-limited past the in-process retries (the workspace's budget
+    is paused meanwhile, see `budget`)."""
+    if isinstance(exc, CapacityExceeded):
+        wait = exc.retry_after or _CAPACITY_WAIT_SECONDS
+        reason = f"held: the workspace is at its run capacity ({exc})"
+    elif isinstance(exc, BudgetExhausted):
+        wait = exc.retry_after or _RATE_LIMIT_WAIT_SECONDS
+        reason = f"held: the workspace's Jobs API request budget is spent ({exc})"
+    else:
+        wait = exc.retry_after or _RATE_LIMIT_WAIT_SECONDS
+        reason = f"held: Databricks rate-limited the request ({exc})"
+    until = utcnow() + timedelta(seconds=wait * (1 + 0.2 * random.random()))
+    with sessions.begin() as session:
+        runs_repo.park_submission(session, run_id=run_id, until=until, reason=reason)
+    log.info("run parked until %s: %s", until.isoformat(), reason, extra={"run_id": run_id})
+    return SubmitOutcome(parked_until=until)
 
 
 def _with_hints(

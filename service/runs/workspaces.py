@@ -1,6 +1,7 @@
 """One Databricks client per workspace profile, each metered by that workspace's shared
-request budget (a Redis token bucket: every worker spends from the same one), and each
-counting its calls by endpoint and status in Redis for ``/metrics``."""
+request budgets (Redis token buckets, one for reads and one for writes: every worker
+spends from the same ones), and each counting its calls by endpoint and status in Redis
+for ``/metrics``."""
 
 from __future__ import annotations
 
@@ -10,15 +11,38 @@ from collections.abc import Callable
 import redis
 
 from service.databricks import DatabricksClient
-from service.databricks.budget import RedisTokenBucket, RequestBudget, budget_redis
-from service.databricks.profiles import workspace_profile
+from service.databricks.budget import (
+    RedisTokenBucket,
+    RequestClass,
+    WorkspaceBudget,
+    budget_redis,
+)
+from service.databricks.profiles import WorkspaceProfile, budget_size, workspace_profile
 from service.observability.jobs_api_counters import JobsApiCounters, jobs_api_counters_key
 from service.runs.hints import HintDestinations, hints_enabled
 from service.settings import Settings
 
 
-def budget_key(settings: Settings, profile: str) -> str:
-    return f"{settings.queue_prefix}:budget:{profile}"
+def budget_key(settings: Settings, profile: str, request_class: RequestClass) -> str:
+    return f"{settings.queue_prefix}:budget:{profile}:{request_class.value}"
+
+
+def workspace_budget(
+    settings: Settings, redis_client: redis.Redis, workspace: WorkspaceProfile
+) -> WorkspaceBudget:
+    """The workspace's shared buckets, one per request class, sized by `budget_size`."""
+
+    def bucket(request_class: RequestClass) -> RedisTokenBucket:
+        size = budget_size(settings, workspace, request_class)
+        return RedisTokenBucket(
+            redis_client,
+            budget_key(settings, workspace.name, request_class),
+            rate=size.rate,
+            burst=size.burst,
+            max_wait_seconds=settings.databricks_budget_max_wait_seconds,
+        )
+
+    return WorkspaceBudget(reads=bucket(RequestClass.READS), writes=bucket(RequestClass.WRITES))
 
 
 class WorkspaceClients:
@@ -48,15 +72,11 @@ class WorkspaceClients:
 
         def build(profile: str) -> DatabricksClient:
             workspace = workspace_profile(settings, profile)
-            budget: RequestBudget | None = None
-            if redis_client is not None:
-                budget = RedisTokenBucket(
-                    redis_client,
-                    budget_key(settings, workspace.name),
-                    rate=workspace.requests_per_second,
-                    burst=workspace.request_burst,
-                    max_wait_seconds=settings.databricks_budget_max_wait_seconds,
-                )
+            budget = (
+                workspace_budget(settings, redis_client, workspace)
+                if redis_client is not None
+                else None
+            )
             return DatabricksClient.from_settings(
                 settings, profile=profile, budget=budget, on_exchange=counters
             )

@@ -1,4 +1,5 @@
-"""Error mapping (error_code, then status, then fallback), transport errors, is_retryable."""
+"""Error mapping (error_code, then status, then fallback), transport errors, is_retryable,
+and the two 429s told apart (rate limit vs capacity)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from service.databricks import (
     TransportError,
     is_retryable,
 )
-from service.databricks.errors import parse_retry_after
+from service.databricks.errors import is_rate_limit, parse_retry_after
 from tests.databricks.conftest import TEST_TOKEN, FixtureServer, Reply
 
 MakeClient = Callable[..., DatabricksClient]
@@ -270,3 +271,43 @@ def test_a_deleted_job_reads_as_resource_does_not_exist(
     )
     with pytest.raises(databricks.ResourceDoesNotExist):
         make_client(max_retry_seconds=0).get_job(5)
+
+
+# The two 429s: a rate limit (waiting cures it) and capacity (only runs ending cure it).
+RATE_LIMIT_429S: list[tuple[str | None, dict[str, str], bool, float | None]] = [
+    ("REQUEST_LIMIT_EXCEEDED", {"Retry-After": "3"}, True, 3.0),
+    ("REQUEST_LIMIT_EXCEEDED", {}, True, None),
+    ("RESOURCE_EXHAUSTED", {}, True, None),
+    (None, {}, True, None),  # a gateway's 429 without a Databricks body
+    ("WORKSPACE_RUN_LIMIT_EXCEEDED", {}, False, None),
+    ("WORKSPACE_RUN_LIMIT_EXCEEDED", {"Retry-After": "20"}, False, 20.0),
+    ("TOO_MANY_CONCURRENT_RUNS", {}, False, None),
+]
+
+
+@pytest.mark.parametrize(("code", "headers", "rate_limit", "retry_after"), RATE_LIMIT_429S)
+def test_a_429_is_a_rate_limit_or_capacity_by_its_body(
+    server: FixtureServer,
+    make_client: MakeClient,
+    code: str | None,
+    headers: dict[str, str],
+    rate_limit: bool,
+    retry_after: float | None,
+) -> None:
+    server.on(
+        "POST",
+        "/api/2.2/jobs/run-now",
+        Reply(429, body(code, "The run cannot start immediately."), headers),
+    )
+    with pytest.raises(databricks.TooManyRequests) as info:
+        make_client(max_retry_seconds=0).run_now(1, idempotency_token="t-1")
+    assert is_rate_limit(info.value) is rate_limit
+    assert isinstance(info.value, databricks.CapacityExceeded) is not rate_limit
+    assert (is_retryable(info.value) == "rate limited") is rate_limit
+    assert info.value.retry_after == retry_after
+
+
+def test_only_429s_are_rate_limits() -> None:
+    assert not is_rate_limit(databricks.InternalError("boom", status=500))
+    assert not is_rate_limit(databricks.BudgetExhausted("spent"))
+    assert not is_rate_limit(ValueError("no"))

@@ -148,6 +148,7 @@ def test_200_triggers_at_20_percent_faults_make_200_runs(
         stuck_after_seconds=4.0,
         databricks_requests_per_second=500.0,
         databricks_request_burst=500,
+        databricks_writes_limit_per_second=1000.0,  # the budgets are not under test here
         local_max_parallel_tasks=16,
     ) as lockgate:
         _run_200(lockgate)
