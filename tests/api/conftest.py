@@ -14,6 +14,7 @@ from service.settings import Settings
 from service.store.db import make_engine, make_session_factory
 from service.store.migrate import upgrade
 from tests.factories import create_api_key, make_settings
+from tests.queued_tasks import queued_work
 from tests.servers import serve_app
 
 
@@ -26,9 +27,9 @@ class Api:
     redis: redis.Redis
 
     def queued_messages(self) -> int:
-        """Messages the API published to the task queue (read from the real Redis)."""
-        prefix = self.settings.queue_prefix
-        return int(self.redis.llen(f"{prefix}:{prefix}.tasks"))
+        """Work the API queued (read from the real Redis): a dispatch_events message counts
+        once per event it carries."""
+        return queued_work(self.redis, self.settings.queue_prefix)
 
 
 @pytest.fixture

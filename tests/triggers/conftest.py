@@ -19,6 +19,7 @@ from service.store.db import make_engine, make_session_factory
 from service.store.models import TriggerEvent
 from service.store.repositories import workflows as workflows_repo
 from tests.factories import make_settings
+from tests.queued_tasks import queued_work
 
 
 class FakeClock:
@@ -59,8 +60,9 @@ class Triggers:
         return [e for e in self.events(source) if e.status != "ignored"]
 
     def queued_messages(self) -> int:
-        prefix = self.settings.queue_prefix
-        return int(self.broker.llen(f"{prefix}:{prefix}.tasks"))
+        """Work queued (read from the real Redis): a dispatch_events message counts once per
+        event it carries."""
+        return queued_work(self.broker, self.settings.queue_prefix)
 
 
 @pytest.fixture
