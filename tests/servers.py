@@ -26,6 +26,21 @@ def free_port() -> int:
 
 
 @contextmanager
+def serve_handler(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serves a request handler class on a free loopback port (a thread per request);
+    yields its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def serve_app(app: Any) -> Iterator[str]:
     """Serves an ASGI app under uvicorn on a free port; yields its base URL."""
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")

@@ -66,34 +66,55 @@ def ensure_job(
         won = workflows_repo.claim_job_binding(
             session, workflow_id=plan.workflow_id, job_id=job_id, version=plan.workflow_version
         )
-    if won:
-        return job_id
-    with sessions.begin() as session:
-        workflow = session.get(Workflow, plan.workflow_id)
-        bound = workflow.databricks_job_id if workflow else None
-    if bound is None:
-        raise JobBindingLost("workflow was deleted while its job was being created")
-    if bound != job_id:
-        try:
+    if not won:
+        with sessions.begin() as session:
+            workflow = session.get(Workflow, plan.workflow_id)
+            bound = workflow.databricks_job_id if workflow else None
+        if bound is None:
+            raise JobBindingLost("workflow was deleted while its job was being created")
+        job_id = bound
+    _delete_duplicates(client, plan, keep=job_id)
+    return job_id
+
+
+def _delete_duplicates(client: DatabricksClient, plan: SubmissionPlan, *, keep: int) -> None:
+    """Other jobs tagged with this workflow: made by a racing worker, or by a create whose
+    answer was lost (Databricks made the job; we never learnt its id). Best effort: one
+    left now is deleted the next time a job is made or found for the workflow."""
+    try:
+        duplicates = [
+            job_id
+            for job_id in tagged_jobs(
+                client, workflow_name=plan.workflow_name, workflow_id=plan.workflow_id
+            )
+            if job_id != keep
+        ]
+        for job_id in duplicates:
             client.delete_job(job_id)
-        except DatabricksError as exc:
-            # Best effort: a replayed delete finds it gone; a leftover is found by its tag.
-            log.warning("duplicate job %s not deleted: %s", job_id, exc)
-    return bound
+    except DatabricksError as exc:
+        log.warning("duplicate jobs of %s not deleted yet: %s", plan.workflow_name, exc)
 
 
 def find_tagged_job(
     client: DatabricksClient, *, workflow_name: str, workflow_id: str
 ) -> int | None:
+    return next(
+        iter(tagged_jobs(client, workflow_name=workflow_name, workflow_id=workflow_id)), None
+    )
+
+
+def tagged_jobs(client: DatabricksClient, *, workflow_name: str, workflow_id: str) -> list[int]:
+    """Every job in the workspace tagged with this workflow's id, oldest first."""
+    found: list[int] = []
     page_token: str | None = None
     while True:
         page = client.list_jobs(name=workflow_name, page_token=page_token)
         for job in page.jobs:
             tags = job.get("settings", {}).get("tags") or {}
             if tags.get(WORKFLOW_ID_TAG) == workflow_id:
-                return int(job["job_id"])
+                found.append(int(job["job_id"]))
         if not page.next_page_token:
-            return None
+            return sorted(found)
         page_token = page.next_page_token
 
 

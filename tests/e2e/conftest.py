@@ -102,40 +102,8 @@ def ended(run: dict[str, Any]) -> bool:
 
 @pytest.fixture
 def lockgate(tmp_path: Path, redis_url: str, redis_prefix: str) -> Iterator[Lockgate]:
-    with smtp_server() as smtp:
-        settings = make_settings(
-            tmp_path,
-            redis_url=redis_url,
-            queue_prefix=redis_prefix,
-            smtp_host=smtp.host,
-            smtp_port=smtp.port,
-        )
-        settings.data_dir.mkdir(parents=True)
-        upgrade(settings.resolved_database_url)
-        engine = make_engine(settings.resolved_database_url)
-        sessions = make_session_factory(engine)
-        key = create_api_key(sessions)
-        backend_app = create_local_backend(local_backend_config(settings))
-        with serve_app(backend_app) as backend_url:
-            settings = settings.model_copy(update={"databricks_host": backend_url})
-            with (
-                serve_app(create_app(settings)) as api_url,
-                httpx.Client(
-                    base_url=api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-                ) as api,
-                httpx.Client(
-                    base_url=backend_url,
-                    headers={"Authorization": "Bearer local-dev-token"},
-                    timeout=30,
-                ) as backend,
-            ):
-                harness = Lockgate(settings, api, backend, sessions, smtp, tmp_path)
-                try:
-                    yield harness
-                finally:
-                    for worker in harness.workers:
-                        worker.stop()
-        engine.dispose()
+    with open_lockgate(tmp_path, redis_url, redis_prefix) as harness:
+        yield harness
 
 
 @contextmanager

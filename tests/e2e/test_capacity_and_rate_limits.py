@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import httpx
 
 from tests.e2e.conftest import Lockgate, ended, open_lockgate
 from tests.e2e.test_webhook_to_run import _notebook
+from tests.servers import serve_handler
 
 RUNS = 20
 RATE_LIMIT_SHARE = 0.2
@@ -99,15 +100,10 @@ def jobs_api_stand_in(upstream: str) -> Iterator[tuple[str, JobsApiStandIn]]:
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", stand_in
+        with serve_handler(Handler) as url:
+            yield url, stand_in
     finally:
-        server.shutdown()
-        server.server_close()
         stand_in.http.close()
 
 

@@ -17,13 +17,14 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 
 from tests.e2e.conftest import Lockgate, ended, open_lockgate
 from tests.e2e.test_webhook_to_run import _notebook
+from tests.servers import serve_handler
 
 FAULTS = ("429", "500", "503", "reset", "slow", "reset-after", "500-after")
 
@@ -115,15 +116,10 @@ def fault_proxy(upstream: str, rate: float) -> Iterator[tuple[str, FaultProxy]]:
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", proxy
+        with serve_handler(Handler) as url:
+            yield url, proxy
     finally:
-        server.shutdown()
-        server.server_close()
         proxy.http.close()
 
 

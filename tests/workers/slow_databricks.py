@@ -14,9 +14,11 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
+
+from tests.servers import serve_handler
 
 RUN_NOW = "POST /api/2.2/jobs/run-now"
 RUNS_LIST = "GET /api/2.2/jobs/runs/list"
@@ -81,14 +83,9 @@ def slow_databricks(upstream: str) -> Iterator[SlowDatabricks]:
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        yield proxy
+        with serve_handler(Handler) as url:
+            proxy.url = url
+            yield proxy
     finally:
-        server.shutdown()
-        server.server_close()
         http.close()
