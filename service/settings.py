@@ -194,6 +194,11 @@ class Settings(BaseSettings):
     databricks_reads_limit_per_second: float = Field(default=100.0, gt=0)
     # ... and for writes (run-now and the jobs calls: about 20 req/s).
     databricks_writes_limit_per_second: float = Field(default=20.0, gt=0)
+    # --- workspace watcher (issue 10): add fields below this line ---
+
+    # --- job-completion triggers (issue 10): add fields below this line ---
+
+    # --- alerts for any job (issue 10): add fields below this line ---
 
     # --- store (issue 8): add fields below this line ---
     # PostgreSQL connection pool, per process (the API, each worker); SQLite ignores these.

@@ -39,13 +39,13 @@ def admit(session: Session, *, event: TriggerEvent, options: EngineOptions | Non
     None (an invalid workflow) lets the run through: submission reports the problem."""
     if options is None:
         return _let_through(session, event, reason=None)
-    runs_repo.lock_workflow(session, workflow_id=event.workflow_id)
+    runs_repo.lock_workflow(session, workflow_id=_workflow_id(event))
     limit = options.max_concurrent_runs
     active = runs_repo.count_runs(
-        session, workflow_id=event.workflow_id, statuses=runs_repo.SLOT_HOLDING
+        session, workflow_id=_workflow_id(event), statuses=runs_repo.SLOT_HOLDING
     )
     queued = runs_repo.count_runs(
-        session, workflow_id=event.workflow_id, statuses=(RunStatus.QUEUED,)
+        session, workflow_id=_workflow_id(event), statuses=(RunStatus.QUEUED,)
     )
     # A queue that already holds runs keeps them first, even if a slot just freed.
     if active < limit and queued == 0:
@@ -57,7 +57,7 @@ def admit(session: Session, *, event: TriggerEvent, options: EngineOptions | Non
         return _skip(session, event, reason=f"{at_limit}; queue full ({queued} waiting)")
     run = runs_repo.create_run(
         session,
-        workflow_id=event.workflow_id,
+        workflow_id=_workflow_id(event),
         trigger_event_id=event.id,
         parameters=dict(event.parameters),
         status=RunStatus.QUEUED,
@@ -70,7 +70,7 @@ def admit(session: Session, *, event: TriggerEvent, options: EngineOptions | Non
 def _let_through(session: Session, event: TriggerEvent, *, reason: str | None) -> Admission:
     run = runs_repo.create_run(
         session,
-        workflow_id=event.workflow_id,
+        workflow_id=_workflow_id(event),
         trigger_event_id=event.id,
         parameters=dict(event.parameters),
     )
@@ -133,3 +133,10 @@ def promote_queued(
             )
             promotion.run_ids.append(run.id)
     return promotion
+
+
+def _workflow_id(event: TriggerEvent) -> str:
+    # Only events that name a workflow are received for dispatch (see dispatch_event).
+    if event.workflow_id is None:
+        raise ValueError(f"event {event.id} names no workflow to run")
+    return event.workflow_id

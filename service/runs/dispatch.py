@@ -37,7 +37,9 @@ def dispatch_event(
     if not events_repo.claim_event_for_dispatch(session, event_id=event_id):
         return None
     event = session.get(TriggerEvent, event_id)
-    if event is None:  # claimed rows exist; only a concurrent delete gets here
+    if event is None or event.workflow_id is None:
+        # Claimed rows exist (only a concurrent delete gets here), and events without a
+        # workflow are never received for dispatch.
         return None
     options = workflow_options(session.get(Workflow, event.workflow_id), settings or get_settings())
     admission = admit(session, event=event, options=options)

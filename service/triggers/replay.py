@@ -35,6 +35,9 @@ def replay_event(
                 f"a {event.verdict} delivery started nothing and has no trusted parameters; "
                 "have the sender send it again"
             )
+    workflow_id = original.workflow_id
+    if workflow_id is None:
+        raise NotReplayable("a run seen ending in a workspace starts nothing by itself")
     # The same Idempotency-Key replays once; without one every call is a new replay.
     key = f"key:{idempotency_key}" if idempotency_key else f"once:{new_id()}"
     return record_trigger(
@@ -42,7 +45,7 @@ def replay_event(
         source=SOURCE,
         source_name=original.id,
         dedupe_key=key,
-        workflow_id=original.workflow_id,
+        workflow_id=workflow_id,
         payload=dict(original.payload),
         parameters=dict(original.parameters),
         replay_of_id=original.id,

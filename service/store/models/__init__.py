@@ -1,7 +1,12 @@
 """SQLAlchemy models, one module per area; every module is imported here so that
 ``Base.metadata`` (and so Alembic) sees every table."""
 
-from service.store.models import alerting, engine, triggers  # noqa: F401  (register tables)
+from service.store.models import (  # noqa: F401  (register tables)
+    alerting,
+    engine,
+    triggers,
+    workspace,
+)
 from service.store.models._base import NAMING_CONVENTION, Base, UTCDateTime, new_id, utcnow
 from service.store.models.core import (
     AlertDelivery,

@@ -96,7 +96,11 @@ class TriggerEvent(Base):
     source: Mapped[str] = mapped_column(String(20))
     source_name: Mapped[str] = mapped_column(String(100))
     dedupe_key: Mapped[str] = mapped_column(String(200))
-    workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
+    # None for an event that starts nothing by itself: a run that ended in a watched
+    # workspace (source ``databricks``, status ``observed``).
+    workflow_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workflows.id", ondelete="CASCADE")
+    )
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="received", index=True)
@@ -217,6 +221,7 @@ class EventStatus:
     RECEIVED = "received"
     DISPATCHED = "dispatched"
     IGNORED = "ignored"  # in the ledger only: duplicate, filtered or rejected
+    OBSERVED = "observed"  # in the ledger only: a run that ended in a watched workspace
 
 
 class RunStatus:

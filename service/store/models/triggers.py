@@ -49,6 +49,18 @@ Index(
     postgresql_where=ACCEPTED_ONLY,
 )
 
+# Events without a workflow (runs seen ending by the workspace watcher): NULLs are
+# distinct in the index above, so these have their own.
+Index(
+    "uq_trigger_events_observed",
+    TriggerEvent.source,
+    TriggerEvent.source_name,
+    TriggerEvent.dedupe_key,
+    unique=True,
+    sqlite_where=text("workflow_id IS NULL"),
+    postgresql_where=text("workflow_id IS NULL"),
+)
+
 
 class Schedule(Base):
     """A workflow's time trigger: Quartz/Unix cron in a time zone, or Databricks'

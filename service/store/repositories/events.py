@@ -109,7 +109,11 @@ def accepted_event_ids(
         )
     )
     wanted = set(keys)
-    return {(name, key, wid): eid for name, key, wid, eid in rows if (name, key, wid) in wanted}
+    return {
+        (name, key, wid): eid
+        for name, key, wid, eid in rows
+        if wid is not None and (name, key, wid) in wanted
+    }
 
 
 def insert_events(session: Session, *, rows: Sequence[Mapping[str, Any]]) -> None:
