@@ -26,6 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.store.models import Run, RunStatus, TriggerEvent, Workflow
 
+# Every simulated run belongs to this one job.
+SIMULATED_JOB: dict[str, Any] = {"job_id": 1, "settings": {"name": "simulated", "tags": {}}}
+
 
 @dataclass
 class SimulatedRun:
@@ -95,7 +98,9 @@ class JobsSimulator:
         if path.endswith("/jobs/runs/cancel") or path.endswith("/jobs/reset"):
             return 200, {}
         if path.endswith("/jobs/list"):
-            return 200, {"jobs": []}
+            return 200, {"jobs": [SIMULATED_JOB]}
+        if path.endswith("/jobs/get"):
+            return 200, SIMULATED_JOB
         if path.endswith("/jobs/create"):
             return 200, {"job_id": 1}
         if path.endswith("/jobs/run-now") or path.endswith("/jobs/runs/submit"):

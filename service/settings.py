@@ -195,6 +195,16 @@ class Settings(BaseSettings):
     # ... and for writes (run-now and the jobs calls: about 20 req/s).
     databricks_writes_limit_per_second: float = Field(default=20.0, gt=0)
     # --- workspace watcher (issue 10): add fields below this line ---
+    # Workspace profiles whose every ended run is watched (JSON list; [] watches none).
+    workspace_watch_profiles: list[str] = Field(default_factory=lambda: ["default"])
+    # How often the watcher lists each workspace's ended runs.
+    workspace_watch_interval_seconds: float = Field(default=10.0, gt=0)
+    # How far its checkpoint trails the clock: clock skew and start times written late.
+    workspace_watch_overlap_seconds: float = Field(default=120.0, ge=0)
+    # Pages (25 runs each) one listing reads before a pass stops; the rest comes next pass.
+    workspace_watch_max_pages: int = Field(default=400, ge=1)
+    # How often the names and tags of every job (what job selectors match) are re-read.
+    workspace_jobs_refresh_seconds: float = Field(default=60.0, gt=0)
 
     # --- job-completion triggers (issue 10): add fields below this line ---
 

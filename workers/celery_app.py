@@ -7,11 +7,17 @@ from functools import cache
 from celery import Celery
 
 from service.runs.hints import poll_interval
-from service.runs.queue import POLL_RUNS, SWEEP, CeleryTaskSender, make_celery
+from service.runs.queue import (
+    POLL_RUNS,
+    SWEEP,
+    WATCH_WORKSPACES,
+    CeleryTaskSender,
+    make_celery,
+)
 from service.settings import Settings, get_settings
 from workers.context import WorkerContext
 from workers.shutdown import shutdown_grace_step
-from workers.tasks import alerts, runs, sweeper
+from workers.tasks import alerts, runs, sweeper, workspace
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -20,9 +26,14 @@ def create_celery(settings: Settings) -> Celery:
     runs.register(app, context)
     alerts.register(app, context)
     sweeper.register(app, context)
+    workspace.register(app, context)
     app.conf.beat_schedule = {
         "poll-runs": {"task": POLL_RUNS, "schedule": poll_interval(settings)},
         "sweep": {"task": SWEEP, "schedule": settings.sweep_interval_seconds},
+        "watch-workspaces": {
+            "task": WATCH_WORKSPACES,
+            "schedule": settings.workspace_watch_interval_seconds,
+        },
     }
     app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
     app.steps["worker"].add(shutdown_grace_step(settings.shutdown_grace_seconds))

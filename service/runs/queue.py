@@ -26,6 +26,7 @@ SWEEP = "lockgate.sweep"
 DELIVER_ALERT = "lockgate.deliver_alert"
 CANCEL_RUN = "lockgate.cancel_run"
 CONFIRM_HINT = "lockgate.confirm_hint"
+WATCH_WORKSPACES = "lockgate.watch_workspaces"
 
 
 class TaskSender(Protocol):
