@@ -1,6 +1,7 @@
 """The local Databricks backend as an ASGI app, and a blocking server for it.
 
-It serves the Jobs API under ``/api/2.2/jobs`` and ``/api/2.1/jobs``, the Workspace API
+It serves the Jobs API under ``/api/2.2/jobs`` and ``/api/2.1/jobs`` (the same routers;
+they differ where the versions do: ``_api_version``), the Workspace API
 under ``/api/2.0/workspace`` (uploading notebooks and files), the Notification
 Destinations API under ``/api/2.0/notification-destinations`` (runs post job webhook
 notifications to them: ``_run_notifications``), and the
@@ -21,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ._api_version import ApiVersion
 from ._backend import LocalBackend
 from ._config import LocalBackendConfig
 from ._destinations_api import router as destinations_router
@@ -31,7 +33,7 @@ from ._workspace_api import router as workspace_router
 
 logger = logging.getLogger(__name__)
 
-API_VERSIONS = ("2.2", "2.1")
+API_VERSIONS = tuple(version.value for version in ApiVersion)  # the routers read it back
 
 
 def create_local_backend(config: LocalBackendConfig) -> FastAPI:

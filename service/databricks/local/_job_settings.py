@@ -42,7 +42,9 @@ class JobSpec:
     tasks: tuple[TaskSpec, ...]
     timeout_seconds: int
     max_concurrent_runs: int
-    queue_enabled: bool
+    # queue.enabled as set; None when absent (the default depends on the API version the
+    # job was created with: ``JobRecord.queue_enabled``).
+    queue_enabled: bool | None
     parameters: tuple[JobParameterDefinition, ...]
     raw: Mapping[str, Any]
 
@@ -68,7 +70,7 @@ def parse_job_settings(settings: Any, where: str = "", *, checked: bool = True) 
     tags = get_object(obj, "tags", where) or {}
     if len(tags) > MAX_TAGS:
         raise invalid_parameter(f"a job can have at most {MAX_TAGS} tags, got {len(tags)}")
-    queue = get_object(obj, "queue", where) or {}
+    queue = get_object(obj, "queue", where)
     return JobSpec(
         name=get_str(obj, "name", where) or "Untitled",
         tasks=parse_tasks(obj, where, cluster_keys=_job_cluster_keys(obj, where)),
@@ -76,11 +78,16 @@ def parse_job_settings(settings: Any, where: str = "", *, checked: bool = True) 
         max_concurrent_runs=get_int(
             obj, "max_concurrent_runs", where, default=1, minimum=0, maximum=1000
         ),
-        # Jobs created through API 2.2 queue by default when max_concurrent_runs is reached.
-        queue_enabled=get_bool(queue, "enabled", _join(where, "queue"), default=True),
+        queue_enabled=_queue_enabled(queue, _join(where, "queue")),
         parameters=_parse_job_parameters(obj, where),
         raw=obj,
     )
+
+
+def _queue_enabled(queue: JsonObject | None, where: str) -> bool | None:
+    if queue is None or queue.get("enabled") is None:
+        return None
+    return get_bool(queue, "enabled", where, default=True)
 
 
 def parse_cluster_keys(obj: Mapping[str, Any], where: str) -> set[str]:

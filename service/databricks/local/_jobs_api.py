@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ._backend import LOCAL_USER
-from ._errors import invalid_parameter
-from ._http import BackendDep, JsonBody
+from ._errors import ApiError, invalid_parameter
+from ._http import ApiVersionDep, BackendDep, JsonBody
 from ._job_settings import parse_job_settings
 from ._paging import decode_page_token
 from ._payload import JsonObject, as_object, get_int, get_list, get_object
@@ -22,28 +22,33 @@ router = APIRouter()
 
 
 @router.post("/create")
-def create_job(backend: BackendDep, payload: JsonBody) -> JsonObject:
+def create_job(backend: BackendDep, version: ApiVersionDep, payload: JsonBody) -> JsonObject:
     spec = parse_job_settings(payload)
     job = JobRecord(
         job_id=backend.store.new_job_id(),
         spec=spec,
         created_time=now_ms(),
         creator_user_name=LOCAL_USER,
+        created_with=version,  # 2.1-created jobs do not queue unless they say so
     )
     backend.store.add_job(job)
     return {"job_id": job.job_id}
 
 
 @router.get("/get")
-def get_job(backend: BackendDep, job_id: int, page_token: str | None = None) -> JsonObject:
+def get_job(
+    backend: BackendDep, version: ApiVersionDep, job_id: int, page_token: str | None = None
+) -> JsonObject:
     offset = decode_page_token(page_token, "job-tasks") or 0
     with backend.store.lock:
-        return render_job(backend.store.get_job(job_id), include_tasks=True, task_offset=offset)
+        job = backend.store.get_job(job_id)
+        return render_job(job, include_tasks=True, page_size=version.array_page_size, offset=offset)
 
 
 @router.get("/list")
 def list_jobs(
     backend: BackendDep,
+    version: ApiVersionDep,
     limit: Annotated[int, Query()] = 20,
     page_token: str | None = None,
     name: str | None = None,
@@ -55,9 +60,15 @@ def list_jobs(
         page = backend.store.list_jobs(limit=limit, page_token=page_token, name=name)
         body: JsonObject = {"has_more": page.next_page_token is not None}
         if page.items:
-            body["jobs"] = [render_job(job, include_tasks=expand_tasks) for job in page.items]
+            # expand_tasks: the first 100 tasks and clusters of each (2.2); jobs/get pages on.
+            size = version.array_page_size
+            body["jobs"] = [
+                render_job(job, include_tasks=expand_tasks, page_size=size) for job in page.items
+            ]
         if page.next_page_token:
             body["next_page_token"] = page.next_page_token
+        if page.prev_page_token:
+            body["prev_page_token"] = page.prev_page_token
         return body
 
 
@@ -80,7 +91,13 @@ def update_job(backend: BackendDep, payload: JsonBody) -> JsonObject:
     with backend.store.lock:
         job = backend.store.get_job(job_id)
         merged = _merge_settings(dict(job.spec.raw), new_settings, removals)
-        job.spec = parse_job_settings(merged, "new_settings")
+        try:
+            job.spec = parse_job_settings(merged)
+        except ApiError as exc:
+            # Paths name the merged settings (tasks[1] is the job's second task after
+            # the update), not the request's new_settings.
+            message = f"the job's settings after this update: {exc.message}"
+            raise ApiError(exc.status_code, exc.error_code, message) from None
     return {}
 
 

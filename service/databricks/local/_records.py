@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._api_version import ApiVersion
 from ._job_settings import JobSpec
+from ._legacy_params import LegacyParams
 from ._states import LifeCycleState, RunType, Termination, TriggerType
 from ._task_settings import TaskSpec
 
@@ -23,6 +25,15 @@ class JobRecord:
     spec: JobSpec
     created_time: int
     creator_user_name: str
+    # The API version of jobs/create: it decides whether the job queues by default.
+    created_with: ApiVersion = ApiVersion.V2_2
+
+    @property
+    def queue_enabled(self) -> bool:
+        """``queue.enabled`` as set, else the default of the version it was created with."""
+        if self.spec.queue_enabled is not None:
+            return self.spec.queue_enabled
+        return self.created_with.queues_by_default
 
 
 @dataclass
@@ -122,16 +133,19 @@ class RunRecord:
     life_cycle_state: LifeCycleState = LifeCycleState.PENDING
     start_time: int = 0
     end_time: int = 0
+    # When the run entered its queue and left it (started or cancelled there); 0: never.
+    queued_time: int = 0
+    dequeued_time: int = 0
     state_message: str = ""
     queue_reason: str | None = None
+    # run-now ``queue.enabled``: overrides the job's setting for this run (None: the job's).
+    queue_enabled: bool | None = None
     termination: Termination | None = None
     idempotency_token: str | None = None
     # Effective values per run: job parameters (name -> value) and legacy overrides.
     job_parameters: dict[str, str] = field(default_factory=dict)
     job_parameter_defaults: dict[str, str] = field(default_factory=dict)
-    notebook_params: dict[str, str] = field(default_factory=dict)
-    python_params: list[str] | None = None
-    jar_params: list[str] | None = None
+    legacy_params: LegacyParams = field(default_factory=LegacyParams)
     # Latest attempt of each task, in the order of the settings; all attempts by run_id.
     latest_attempts: dict[str, TaskRunRecord] = field(default_factory=dict)
     attempts: list[TaskRunRecord] = field(default_factory=list)

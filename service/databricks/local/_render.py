@@ -1,4 +1,5 @@
-"""Records to the JSON the Jobs API 2.2 returns (shapes as in databricks-sdk ``service/jobs.py``).
+"""Records to the JSON the Jobs API returns (shapes as in databricks-sdk ``service/jobs.py``);
+2.1 and 2.2 differ only in how arrays are paged (``page_size``, see ``_api_version``).
 
 Must be called with the store lock held: records change under the scheduler's threads.
 """
@@ -10,16 +11,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._config import LocalBackendConfig
-from ._paging import ARRAY_PAGE_SIZE, encode_page_token
+from ._paging import encode_page_token, page_arrays
 from ._records import JobRecord, RepairRecord, RunRecord, TaskRunRecord
 from ._states import SUCCESSFUL_RESULTS, LifeCycleState, Termination, status_state_for
 from ._task_settings import TaskKind
 
 JsonObject = dict[str, Any]
 
+# The arrays API 2.2 pages at 100 items, in jobs/get settings and in runs/get.
+_JOB_ARRAYS = ("tasks", "job_clusters", "parameters", "environments")
+_RUN_ARRAYS = ("job_clusters", "job_parameters")
 
-def render_job(job: JobRecord, *, include_tasks: bool, task_offset: int = 0) -> JsonObject:
-    settings = job_settings_with_defaults(job.spec.raw)
+
+def render_job(
+    job: JobRecord, *, include_tasks: bool, page_size: int | None, offset: int = 0
+) -> JsonObject:
+    """A job; ``page_size`` items per array from ``offset`` (None, API 2.1: every item)."""
+    settings = job_settings_with_defaults(job.spec.raw, queue_enabled=job.queue_enabled)
     body: JsonObject = {
         "job_id": job.job_id,
         "creator_user_name": job.creator_user_name,
@@ -27,20 +35,19 @@ def render_job(job: JobRecord, *, include_tasks: bool, task_offset: int = 0) -> 
         "created_time": job.created_time,
         "settings": settings,
     }
-    if not include_tasks:
+    if include_tasks:
+        settings.setdefault("tasks", [])
+    else:
         settings.pop("tasks", None)
         settings.pop("job_clusters", None)
-        return body
-    tasks = settings.get("tasks", [])
-    page = tasks[task_offset : task_offset + ARRAY_PAGE_SIZE]
-    settings["tasks"] = page
-    if task_offset + ARRAY_PAGE_SIZE < len(tasks):
+    if page_arrays(settings, _JOB_ARRAYS, offset=offset, size=page_size):
+        assert page_size is not None
         body["has_more"] = True
-        body["next_page_token"] = encode_page_token("job-tasks", task_offset + ARRAY_PAGE_SIZE)
+        body["next_page_token"] = encode_page_token("job-tasks", offset + page_size)
     return body
 
 
-def job_settings_with_defaults(raw: Mapping[str, Any]) -> JsonObject:
+def job_settings_with_defaults(raw: Mapping[str, Any], *, queue_enabled: bool) -> JsonObject:
     """Settings as stored, with the defaults a workspace fills in."""
     settings: JsonObject = {
         "name": "Untitled",
@@ -49,7 +56,8 @@ def job_settings_with_defaults(raw: Mapping[str, Any]) -> JsonObject:
         "timeout_seconds": 0,
         "max_concurrent_runs": 1,
         "format": "MULTI_TASK",
-        "queue": {"enabled": True},
+        # The effective setting: on by default only for jobs created with API 2.2.
+        "queue": {"enabled": queue_enabled},
     }
     settings.update({key: value for key, value in raw.items() if value is not None})
     return settings
@@ -60,9 +68,11 @@ def render_run(
     config: LocalBackendConfig,
     *,
     include_tasks: bool,
+    page_size: int | None,
     include_history: bool = False,
-    task_offset: int = 0,
+    offset: int = 0,
 ) -> JsonObject:
+    """A run; ``page_size`` items per array from ``offset`` (None, API 2.1: every item)."""
     body: JsonObject = {
         "run_id": run.run_id,
         "number_in_job": run.run_id,
@@ -76,7 +86,7 @@ def render_run(
         "start_time": run.start_time,
         "end_time": run.end_time,
         "format": "MULTI_TASK",
-        **_durations(run.start_time, run.end_time),
+        **_durations(run.start_time, run.end_time, queue=(run.queued_time, run.dequeued_time)),
         **_state(run.life_cycle_state, run.termination, run.state_message, run.queue_reason),
     }
     if run.job_id is not None:
@@ -96,16 +106,19 @@ def render_run(
     # databricks-sdk-py issue 157). Task arrays list every attempt either way.
     if include_history and run.repair_history:
         body["repair_history"] = [_repair_entry(entry) for entry in run.repair_history]
+    more = page_arrays(body, _RUN_ARRAYS, offset=offset, size=page_size)
     if include_tasks:
         # One entry per attempt, as a workspace answers: a retried task appears once per
         # attempt (clients keep the highest attempt_number of each task_key).
         order = {task.task_key: index for index, task in enumerate(run.tasks_spec)}
         attempts = sorted(run.attempts, key=lambda a: (order[a.task_key], a.attempt_number))
-        page = attempts[task_offset : task_offset + ARRAY_PAGE_SIZE]
-        body["tasks"] = [render_task_run(attempt, run, config) for attempt in page]
-        if task_offset + ARRAY_PAGE_SIZE < len(attempts):
-            body["has_more"] = True
-            body["next_page_token"] = encode_page_token("run-tasks", task_offset + ARRAY_PAGE_SIZE)
+        end = len(attempts) if page_size is None else offset + page_size
+        body["tasks"] = [render_task_run(attempt, run, config) for attempt in attempts[offset:end]]
+        more |= end < len(attempts)
+    if more:
+        assert page_size is not None
+        body["has_more"] = True
+        body["next_page_token"] = encode_page_token("run-tasks", offset + page_size)
     return body
 
 
@@ -251,24 +264,23 @@ def _state(
     return {"state": state, "status": status}
 
 
-def _durations(start_time: int, end_time: int) -> JsonObject:
-    elapsed = (end_time or int(time.time() * 1000)) - start_time if start_time else 0
+def _durations(start_time: int, end_time: int, *, queue: tuple[int, int] = (0, 0)) -> JsonObject:
+    """``queue``: when the run entered its queue and left it (0, 0: never queued; a left
+    time of 0: still queued)."""
+    now = int(time.time() * 1000)
+    elapsed = (end_time or now) - start_time if start_time else 0
+    queued_time, left_time = queue
     return {
         "setup_duration": 0,
         "execution_duration": max(0, elapsed),
         "cleanup_duration": 0,
-        "queue_duration": 0,
+        "queue_duration": max(0, (left_time or now) - queued_time) if queued_time else 0,
         "run_duration": max(0, elapsed),
     }
 
 
 def _overriding_parameters(run: RunRecord) -> JsonObject:
-    overriding: JsonObject = {}
-    if run.notebook_params:
-        overriding["notebook_params"] = dict(run.notebook_params)
-    if run.python_params is not None:
-        overriding["python_params"] = list(run.python_params)
-    return overriding
+    return run.legacy_params.overriding_parameters()
 
 
 def _run_page_url(config: LocalBackendConfig, job_id: int | None, run_id: int) -> str:

@@ -10,6 +10,7 @@ have ended; after its first repair every repair must name the latest one
 from __future__ import annotations
 
 from ._errors import invalid_parameter, invalid_state
+from ._legacy_params import parse_legacy_params
 from ._payload import JsonObject, get_bool, get_int, get_str_list, get_str_map
 from ._records import RunRecord
 from ._states import SUCCESSFUL_RESULTS
@@ -63,17 +64,17 @@ def tasks_to_rerun(run: RunRecord, payload: JsonObject) -> list[str]:
 
 
 def repair_parameters(run: RunRecord, payload: JsonObject) -> None:
-    """Parameters given with the repair replace the run's (job_parameters, legacy params)."""
+    """Parameters given with the repair go over the run's (job_parameters, legacy params:
+    ``LegacyParams.merged_with``)."""
     job_parameters = get_str_map(payload, "job_parameters", "")
     undeclared = sorted(set(job_parameters) - set(run.job_parameter_defaults))
     if undeclared:
         raise invalid_parameter(
             f"job_parameters {', '.join(undeclared)} are not defined in the job's parameters"
         )
+    legacy_params = parse_legacy_params(payload)  # checked before anything changes
     run.job_parameters.update(job_parameters)
-    run.notebook_params.update(get_str_map(payload, "notebook_params", ""))
-    if "python_params" in payload:
-        run.python_params = get_str_list(payload, "python_params", "")
+    run.legacy_params = run.legacy_params.merged_with(legacy_params)
 
 
 def _downstream_of(run: RunRecord, keys: set[str]) -> set[str]:

@@ -20,7 +20,8 @@ from typing import Any
 from ._backend import LOCAL_USER, LocalBackend
 from ._errors import invalid_parameter, resource_conflict
 from ._job_settings import parse_cluster_keys
-from ._payload import JsonObject, get_int, get_str, get_str_list, get_str_map
+from ._legacy_params import parse_legacy_params
+from ._payload import JsonObject, get_bool, get_int, get_object, get_str, get_str_list, get_str_map
 from ._records import RunRecord
 from ._spec_validation import check_with_spec_model
 from ._states import RunType, TriggerType
@@ -54,10 +55,10 @@ def run_now(backend: LocalBackend, payload: JsonObject) -> JsonObject:
         tasks = _only(job.spec.tasks, get_str_list(payload, "only", ""))
         if not tasks:
             raise invalid_parameter(f"Job {job.job_id} has no tasks to run")
-        python_params = (
-            get_str_list(payload, "python_params", "") if "python_params" in payload else None
-        )
-        jar_params = get_str_list(payload, "jar_params", "") if "jar_params" in payload else None
+        legacy_params = parse_legacy_params(payload)
+        # queue.enabled for this run only, over the job's setting.
+        queue = get_object(payload, "queue", "")
+        queue_enabled = None if queue is None else get_bool(queue, "enabled", "queue", default=True)
         now = now_ms()
         run = RunRecord(
             run_id=store.new_run_id(),
@@ -74,9 +75,8 @@ def run_now(backend: LocalBackend, payload: JsonObject) -> JsonObject:
             idempotency_token=token,
             job_parameters={**defaults, **job_parameters},
             job_parameter_defaults=defaults,
-            notebook_params=get_str_map(payload, "notebook_params", ""),
-            python_params=python_params,
-            jar_params=jar_params,
+            legacy_params=legacy_params,
+            queue_enabled=queue_enabled,
             raw_settings=dict(job.spec.raw),
             request_fingerprint=fingerprint,
         )

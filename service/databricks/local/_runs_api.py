@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ._errors import invalid_parameter, invalid_state
-from ._http import BackendDep, JsonBody
+from ._http import ApiVersionDep, BackendDep, JsonBody
 from ._notebook_source import TaskSetupError, resolve_notebook
 from ._paging import decode_page_token
 from ._payload import JsonObject, get_bool, get_int
@@ -31,6 +31,7 @@ def submit(backend: BackendDep, payload: JsonBody) -> JsonObject:
 @router.get("/get")
 def get_run(
     backend: BackendDep,
+    version: ApiVersionDep,
     run_id: int,
     page_token: str | None = None,
     include_history: bool = False,
@@ -48,14 +49,16 @@ def get_run(
             found,
             backend.config,
             include_tasks=True,
+            page_size=version.array_page_size,
             include_history=include_history,
-            task_offset=offset,
+            offset=offset,
         )
 
 
 @router.get("/list")
 def list_runs(
     backend: BackendDep,
+    version: ApiVersionDep,
     job_id: int | None = None,
     active_only: bool = False,
     completed_only: bool = False,
@@ -85,8 +88,15 @@ def list_runs(
         page = store.list_runs(run_filter, limit=limit, page_token=page_token)
         body: JsonObject = {"has_more": page.next_page_token is not None}
         if page.items:
+            # expand_tasks: the first 100 task runs of each (2.2); runs/get pages on.
             body["runs"] = [
-                render_run(run, backend.config, include_tasks=expand_tasks) for run in page.items
+                render_run(
+                    run,
+                    backend.config,
+                    include_tasks=expand_tasks,
+                    page_size=version.array_page_size,
+                )
+                for run in page.items
             ]
         if page.next_page_token:
             body["next_page_token"] = page.next_page_token

@@ -81,8 +81,10 @@ class RunScheduler(ControlTasks, TaskRetries):
                 limit = job.spec.max_concurrent_runs
                 running = self._store.running_runs_of_job(job.job_id, other_than=run.run_id)
                 if running >= limit:
-                    if job.spec.queue_enabled and limit > 0:
+                    queues = job.queue_enabled if run.queue_enabled is None else run.queue_enabled
+                    if queues and limit > 0:
                         run.life_cycle_state = LifeCycleState.QUEUED
+                        run.queued_time = now_ms()
                         run.queue_reason = (
                             f"Queued: the job is at its limit of {limit} concurrent run(s)."
                         )
@@ -152,6 +154,8 @@ class RunScheduler(ControlTasks, TaskRetries):
         run.life_cycle_state = LifeCycleState.PENDING
         run.queue_reason = None
         run.start_time = now_ms()
+        if run.queued_time:
+            run.dequeued_time = run.start_time  # queue_duration = start_time - queued_time
         self._notifications.run_started(run)
         for task in run.tasks_spec:
             self._new_attempt(run, task, 0)
@@ -268,6 +272,8 @@ class RunScheduler(ControlTasks, TaskRetries):
         run.state_message = termination.message
         run.queue_reason = None
         run.end_time = now_ms()
+        if run.queued_time and not run.dequeued_time:  # cancelled while queued
+            run.dequeued_time = run.end_time
         if run.repair_history:
             latest = run.repair_history[-1]
             latest.end_time, latest.life_cycle_state = run.end_time, state

@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ._api_version import ApiVersion
 from ._job_settings import JobSpec, parse_cluster_keys
+from ._legacy_params import LegacyParams
 from ._records import JobRecord, RepairRecord, RunRecord, TaskOutput, TaskRunRecord
 from ._states import (
     LifeCycleState,
@@ -70,9 +72,10 @@ def run_doc(run: RunRecord) -> Document:
         "idempotency_token": run.idempotency_token,
         "job_parameters": run.job_parameters,
         "job_parameter_defaults": run.job_parameter_defaults,
-        "notebook_params": run.notebook_params,
-        "python_params": run.python_params,
-        "jar_params": run.jar_params,
+        **run.legacy_params.as_doc(),
+        "queued_time": run.queued_time,
+        "dequeued_time": run.dequeued_time,
+        "queue_enabled": run.queue_enabled,
         "stop_reason": termination_doc(run.stop_reason),
         "raw_settings": run.raw_settings,
         "request_fingerprint": run.request_fingerprint,
@@ -117,9 +120,11 @@ def run_from(doc: Document, jobs: dict[int, JobRecord]) -> RunRecord:
         idempotency_token=doc["idempotency_token"],
         job_parameters=dict(doc["job_parameters"]),
         job_parameter_defaults=dict(doc["job_parameter_defaults"]),
-        notebook_params=dict(doc["notebook_params"]),
-        python_params=doc["python_params"],
-        jar_params=doc["jar_params"],
+        legacy_params=LegacyParams.from_doc(doc),
+        # Absent in files of older backends:
+        queued_time=doc.get("queued_time", 0),
+        dequeued_time=doc.get("dequeued_time", 0),
+        queue_enabled=doc.get("queue_enabled"),
         stop_reason=termination_from(doc["stop_reason"]),
         raw_settings=raw_settings,
         request_fingerprint=doc["request_fingerprint"],
@@ -199,6 +204,7 @@ def job_doc(job: JobRecord) -> Document:
         "created_time": job.created_time,
         "creator_user_name": job.creator_user_name,
         "settings": dict(job.spec.raw),
+        "created_with": job.created_with.value,
     }
 
 
@@ -208,4 +214,5 @@ def job_from(doc: Document, spec: JobSpec) -> JobRecord:
         spec=spec,
         created_time=doc["created_time"],
         creator_user_name=doc["creator_user_name"],
+        created_with=ApiVersion(doc.get("created_with", ApiVersion.V2_2.value)),
     )

@@ -28,7 +28,7 @@ from typing import Generic, TypeVar
 from ._errors import job_does_not_exist, run_does_not_exist
 from ._job_settings import parse_job_settings
 from ._orphans import kill_orphaned_task_processes
-from ._paging import decode_page_token, encode_page_token
+from ._paging import decode_page_token, decode_page_token_of, encode_page_token
 from ._persistence import StateDatabase
 from ._records import JobRecord, RunRecord, TaskRunRecord
 from ._run_filter import RunFilter
@@ -44,6 +44,7 @@ T = TypeVar("T")
 class Page(Generic[T]):
     items: list[T]
     next_page_token: str | None
+    prev_page_token: str | None = None
 
 
 class RunStore:
@@ -189,16 +190,27 @@ class RunStore:
             return job
 
     def list_jobs(self, *, limit: int, page_token: str | None, name: str | None) -> Page[JobRecord]:
-        after = decode_page_token(page_token, "job")
+        """By job id; keyset tokens: "job" = the page after an id, "job-prev" = before one."""
+        found = decode_page_token_of(page_token, ("job", "job-prev"))
         with self.lock:
             jobs = sorted(self._jobs.values(), key=lambda job: job.job_id)
             if name is not None:
                 jobs = [job for job in jobs if job.spec.name.casefold() == name.casefold()]
-            if after is not None:
-                jobs = [job for job in jobs if job.job_id > after]
-            page = jobs[:limit]
-            token = encode_page_token("job", page[-1].job_id) if len(jobs) > limit else None
-            return Page(page, token)
+            if found is None:
+                start = 0
+            elif found[0] == "job":
+                start = bisect.bisect_right([job.job_id for job in jobs], found[1])
+            else:  # the page that ends right before the job the token names
+                start = max(0, bisect.bisect_left([job.job_id for job in jobs], found[1]) - limit)
+            page = jobs[start : start + limit]
+            after = start + limit < len(jobs)
+            return Page(
+                page,
+                next_page_token=encode_page_token("job", page[-1].job_id) if after else None,
+                prev_page_token=encode_page_token("job-prev", page[0].job_id)
+                if page and start > 0
+                else None,
+            )
 
     # -- runs --------------------------------------------------------------------------
 

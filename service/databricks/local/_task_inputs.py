@@ -2,10 +2,12 @@
 
 Parameter precedence for notebook widgets (as on Databricks): the task's
 ``base_parameters``, overridden by run-now ``notebook_params``, overridden by the run's
-job parameters. A spark_python_task, python_wheel_task or spark_jar_task gets its
-``parameters`` as argv, replaced as a whole by run-now ``python_params`` (``jar_params``
-for jars); a wheel's ``named_parameters`` become ``--name=value``. Dynamic value
-references are resolved in all of them (and in SQL parameters) when the attempt starts.
+job parameters; for SQL parameters the same with ``sql_params``. A spark_python_task,
+python_wheel_task or spark_jar_task gets its ``parameters`` as argv, replaced as a whole
+by run-now ``python_params`` (``jar_params`` for jars); a wheel's ``named_parameters``
+become ``--name=value``, replaced as a whole by run-now ``python_named_params`` (the
+legacy fields: ``_legacy_params``). Dynamic value references are resolved in all of them
+when the attempt starts.
 
 ``snapshot_inputs`` reads the run and must be called with the store lock held;
 ``build_invocation`` reads files and is called without it.
@@ -22,6 +24,7 @@ from typing import Any
 from service.workflows.references import NO_INPUT, ReferenceContext, resolve_references
 
 from ._config import LocalBackendConfig
+from ._legacy_params import LegacyParams
 from ._notebook_source import (
     TaskSetupError,
     load_notebook_cells,
@@ -43,6 +46,9 @@ class TaskInputs:
     task_values: dict[str, dict[str, Any]]
     task_keys: list[str]
     sql_parameters: dict[str, str] = field(default_factory=dict)
+    # run-now dbt_commands and pipeline_params.full_refresh (None: the task's own)
+    dbt_commands: list[str] | None = None
+    full_refresh: bool | None = None
 
 
 def upstream_task_values(run: RunRecord) -> dict[str, dict[str, Any]]:
@@ -91,23 +97,32 @@ def reference_context(
 def snapshot_inputs(run: RunRecord, attempt: TaskRunRecord, workspace_id: int) -> TaskInputs:
     context = reference_context(run, attempt, workspace_id)
     task = attempt.task
-    widgets = {**task.base_parameters, **run.notebook_params, **run.job_parameters}
-    if task.kind is TaskKind.PYTHON_WHEEL and task.named_parameters:
-        argv = [f"--{name}={value}" for name, value in task.named_parameters.items()]
-    elif task.kind is TaskKind.SPARK_JAR:
-        argv = list(task.parameters) if run.jar_params is None else list(run.jar_params)
-    else:
-        argv = list(task.parameters) if run.python_params is None else list(run.python_params)
+    legacy = run.legacy_params
+    widgets = {**task.base_parameters, **(legacy.notebook_params or {}), **run.job_parameters}
+    sql_parameters = {**task.sql_parameters, **(legacy.sql_params or {}), **run.job_parameters}
     return TaskInputs(
         widgets={name: resolve_references(value, context) for name, value in widgets.items()},
-        argv=[resolve_references(value, context) for value in argv],
+        argv=[resolve_references(value, context) for value in _argv(task, legacy)],
         task_values={key: dict(values) for key, values in context.task_values.items()},
         task_keys=[spec.task_key for spec in run.tasks_spec],
         sql_parameters={
-            name: resolve_references(value, context)
-            for name, value in {**task.sql_parameters, **run.job_parameters}.items()
+            name: resolve_references(value, context) for name, value in sql_parameters.items()
         },
+        dbt_commands=legacy.dbt_commands,
+        full_refresh=legacy.pipeline_full_refresh,
     )
+
+
+def _argv(task: TaskSpec, legacy: LegacyParams) -> list[str]:
+    """A task's arguments; run-now's legacy fields replace the task's as a whole."""
+    if task.kind is TaskKind.SPARK_JAR:
+        return list(task.parameters if legacy.jar_params is None else legacy.jar_params)
+    if task.kind is TaskKind.PYTHON_WHEEL:
+        if legacy.python_named_params is not None:
+            return [f"--{name}={value}" for name, value in legacy.python_named_params.items()]
+        if legacy.python_params is None and task.named_parameters:
+            return [f"--{name}={value}" for name, value in task.named_parameters.items()]
+    return list(task.parameters if legacy.python_params is None else legacy.python_params)
 
 
 def build_invocation(
@@ -168,9 +183,11 @@ def build_invocation(
             kind="command", name=task.main_class_name, commands=[argv + inputs.argv], **common
         )
     if task.kind is TaskKind.PIPELINE:
-        return _configured_command(task, config.pipeline_command, "pipeline", common, config)
+        return _configured_command(
+            task, config.pipeline_command, "pipeline", inputs, common, config
+        )
     if task.kind is TaskKind.DBT:
-        return _configured_command(task, config.dbt_command, "dbt", common, config)
+        return _configured_command(task, config.dbt_command, "dbt", inputs, common, config)
     raise TaskSetupError(f"{task.type_field} cannot run as a process", _NOT_AVAILABLE)
 
 
@@ -203,6 +220,7 @@ def _configured_command(
     task: TaskSpec,
     command: str | None,
     label: str,
+    inputs: TaskInputs,
     common: dict[str, Any],
     config: LocalBackendConfig,
 ) -> TaskInvocation:
@@ -217,10 +235,14 @@ def _configured_command(
     body = task.body
     if task.kind is TaskKind.PIPELINE:
         argv = [*prefix, str(body.get("pipeline_id", ""))]
-        commands = [argv + (["--full-refresh"] if body.get("full_refresh") else [])]
+        full_refresh = (
+            body.get("full_refresh") if inputs.full_refresh is None else inputs.full_refresh
+        )
+        commands = [argv + (["--full-refresh"] if full_refresh else [])]
     else:
         # dbt commands are written "dbt run ..."; the configured command replaces "dbt".
-        commands = [[*prefix, *shlex.split(str(line))[1:]] for line in body.get("commands", [])]
+        lines = body.get("commands", []) if inputs.dbt_commands is None else inputs.dbt_commands
+        commands = [[*prefix, *shlex.split(str(line))[1:]] for line in lines]
     cwd = ""
     if body.get("project_directory"):
         cwd = str(config.workspace_dir.resolve() / str(body["project_directory"]).lstrip("/"))

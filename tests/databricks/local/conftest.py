@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -189,3 +190,22 @@ deadline = time.time() + 20
 while not os.path.exists(os.path.join(gate, "release")) and time.time() < deadline:
     time.sleep(0.02)
 """
+
+
+def write_wheel(path: Path) -> None:
+    """A pure-Python wheel with a console-script entry point (importable as a zip)."""
+    with zipfile.ZipFile(path, "w") as wheel:
+        wheel.writestr(
+            "greeter/__init__.py",
+            "import sys\n"
+            "def main():\n"
+            "    print('argv', sys.argv[1:])\n"
+            "    return 0 if '--fail=yes' not in sys.argv else 3\n",
+        )
+        info = "local_greeter-1.0.dist-info"
+        wheel.writestr(
+            f"{info}/METADATA", "Metadata-Version: 2.1\nName: local-greeter\nVersion: 1.0\n"
+        )
+        wheel.writestr(f"{info}/entry_points.txt", "[console_scripts]\ngreet = greeter:main\n")
+        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n")
+        wheel.writestr(f"{info}/RECORD", "")

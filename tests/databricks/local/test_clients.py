@@ -22,7 +22,7 @@ def workspace(local_backend: RunningBackend) -> WorkspaceClient:
 
 
 def test_sdk_create_run_now_get_run_and_output(
-    workspace: WorkspaceClient, notebook: Callable[..., str]
+    workspace: WorkspaceClient, notebook: Callable[..., str], local_backend: RunningBackend
 ) -> None:
     path = notebook(
         "greet",
@@ -65,6 +65,17 @@ def test_sdk_create_run_now_get_run_and_output(
 
     again = workspace.jobs.get_run(run.run_id)  # type: ignore[arg-type]
     assert again.run_id == run.run_id
+    # Identity fields: number_in_job and original_attempt_run_id are the run's own id.
+    assert again.number_in_job == again.original_attempt_run_id == run.run_id
+    assert again.attempt_number == 0 and again.job_id == created.job_id
+    assert again.run_page_url == (
+        f"{local_backend.config.public_url}/?o={local_backend.config.workspace_id}"
+        f"#job/{created.job_id}/run/{run.run_id}"
+    )
+    task_run = workspace.jobs.get_run(task.run_id)
+    assert task_run.original_attempt_run_id == task.run_id and task_run.attempt_number == 0
+    assert task_run.run_page_url == task.run_page_url and task.run_page_url is not None
+    assert task.run_page_url.endswith(f"#job/{created.job_id}/run/{task.run_id}")
     output = workspace.jobs.get_run_output(task.run_id)
     assert output.notebook_output is not None
     assert output.notebook_output.result == "hello sdk"

@@ -1,10 +1,12 @@
-"""Pure parts of the local backend, as tables: run_if decisions and the run outcome."""
+"""Pure parts of the local backend, as tables: run_if decisions, the run outcome and
+condition_task comparisons."""
 
 from __future__ import annotations
 
 import pytest
 
 import service.databricks.local as local
+from service.databricks.local._control_flow import ConditionError, evaluate_condition
 from service.databricks.local._dag import (
     BlockedTaskDecision,
     decide_blocked_task,
@@ -89,3 +91,46 @@ def test_run_outcome_is_decided_by_leaf_tasks(
     assert termination.result_state is outcome
     if outcome is ResultState.FAILED and results["b"] is F:
         assert termination.message == "Task b failed with message: ValueError: boom"
+
+
+# condition_task: EQUAL_TO/NOT_EQUAL compare text, the four orderings compare numbers.
+@pytest.mark.parametrize(
+    ("op", "left", "right", "outcome"),
+    [
+        ("EQUAL_TO", "a", "a", True),
+        ("EQUAL_TO", "a", "b", False),
+        ("EQUAL_TO", "12.0", "12", False),  # as text: "12.0 == 12" is false
+        ("EQUAL_TO", "", "", True),
+        ("NOT_EQUAL", "12.0", "12", True),
+        ("NOT_EQUAL", "x", "x", False),
+        ("GREATER_THAN", "250", "100", True),
+        ("GREATER_THAN", "12", "12", False),
+        ("GREATER_THAN", "12.0", "12", False),  # as numbers they are equal
+        ("GREATER_THAN", "9", "10", False),  # numbers: as text "9" > "10" would be true
+        ("GREATER_THAN_OR_EQUAL", "12", "12", True),
+        ("GREATER_THAN_OR_EQUAL", "12.0", "12", True),
+        ("GREATER_THAN_OR_EQUAL", "11.99", "12", False),
+        ("LESS_THAN", "-1", "0", True),
+        ("LESS_THAN", "12", "12", False),
+        ("LESS_THAN", "1e2", "101", True),
+        ("LESS_THAN_OR_EQUAL", "12", "12.0", True),
+        ("LESS_THAN_OR_EQUAL", "-0.5", "0", True),
+        ("LESS_THAN_OR_EQUAL", "12.5", "12", False),
+    ],
+)
+def test_condition_ops(op: str, left: str, right: str, outcome: bool) -> None:
+    assert evaluate_condition(op, left, right) is outcome
+
+
+@pytest.mark.parametrize(
+    ("op", "left", "right", "side"),
+    [
+        ("GREATER_THAN", "abc", "1", "left"),
+        ("GREATER_THAN_OR_EQUAL", "1", "", "right"),
+        ("LESS_THAN", "nan", "1", "left"),
+        ("LESS_THAN_OR_EQUAL", "1", "12,5", "right"),
+    ],
+)
+def test_numeric_condition_ops_refuse_text(op: str, left: str, right: str, side: str) -> None:
+    with pytest.raises(ConditionError, match=f"the {side} operand"):
+        evaluate_condition(op, left, right)

@@ -12,10 +12,12 @@ import httpx
 import pytest
 
 from tests.databricks.local.conftest import (
+    TOKEN,
     WAIT_FOR_RELEASE,
     Jobs,
     RunningBackend,
     notebook_task,
+    start_backend,
     task_states,
 )
 
@@ -298,3 +300,117 @@ def test_malformed_requests_auth_and_unknown_endpoints(
     multi = api.get("/api/2.2/jobs/runs/get-output", params={"run_id": run["run_id"]})
     assert multi.status_code == 400
     assert "multiple tasks" in multi.json()["message"]
+
+
+def test_update_merges_arrays_by_key_and_removes_fields(
+    jobs: Jobs, notebook: Callable[..., str]
+) -> None:
+    ok = notebook("ok", "print('ok')")
+    job_id = jobs.create(
+        notebook_task("a", ok),
+        notebook_task("b", ok),
+        notebook_task("c", ok, depends_on=("a",)),
+        tags={"team": "data"},
+        description="kept",
+        max_concurrent_runs=3,
+    )
+    jobs.call(
+        "POST",
+        "update",
+        json={
+            "job_id": job_id,
+            "new_settings": {"max_concurrent_runs": 5, "tasks": [notebook_task("d", ok)]},
+            "fields_to_remove": ["tags", "tasks/b"],
+        },
+    )
+    settings = jobs.call("GET", "get", params={"job_id": job_id})["settings"]
+    assert [task["task_key"] for task in settings["tasks"]] == ["a", "c", "d"]
+    assert "tags" not in settings
+    assert (settings["description"], settings["max_concurrent_runs"]) == ("kept", 5)
+
+    # Removing a task another one depends on leaves a dangling dependency: refused whole.
+    dangling = jobs.client.post(
+        "/api/2.2/jobs/update",
+        json={"job_id": job_id, "fields_to_remove": ["tasks/a", "description"]},
+    )
+    assert dangling.status_code == 400
+    assert dangling.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    message = dangling.json()["message"]
+    assert message.startswith("the job's settings after this update: tasks[0].depends_on[0]")
+    assert "'a'" in message
+    settings = jobs.call("GET", "get", params={"job_id": job_id})["settings"]
+    assert [task["task_key"] for task in settings["tasks"]] == ["a", "c", "d"]
+    assert settings["description"] == "kept"
+
+
+def test_jobs_list_pages_both_ways(jobs: Jobs) -> None:
+    name = f"paged-{uuid.uuid4()}"
+    task = {"task_key": "t", "disabled": True, "notebook_task": {"notebook_path": "/x"}}
+    job_ids = [jobs.create(task, name=name) for _ in range(5)]
+
+    pages: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"name": name, "limit": 2}
+    while True:
+        page = jobs.call("GET", "list", params=params)
+        pages.append(page)
+        if "next_page_token" not in page:
+            break
+        params["page_token"] = page["next_page_token"]
+    assert [[job["job_id"] for job in page["jobs"]] for page in pages] == [
+        job_ids[0:2],
+        job_ids[2:4],
+        job_ids[4:5],
+    ]
+    assert [page["has_more"] for page in pages] == [True, True, False]
+    assert "prev_page_token" not in pages[0]
+    assert all("prev_page_token" in page for page in pages[1:])
+
+    back = jobs.call(
+        "GET", "list", params={"name": name, "limit": 2, "page_token": pages[2]["prev_page_token"]}
+    )
+    assert [job["job_id"] for job in back["jobs"]] == job_ids[2:4]
+    assert back["has_more"] is True and "prev_page_token" in back
+    first = jobs.call(
+        "GET", "list", params={"name": name, "limit": 2, "page_token": back["prev_page_token"]}
+    )
+    assert [job["job_id"] for job in first["jobs"]] == job_ids[0:2]
+    assert "prev_page_token" not in first
+
+
+def test_reused_token_returns_the_existing_run_in_real_workspace_mode(
+    tmp_path: Path,
+) -> None:
+    """``reject_reused_idempotency_tokens=False``: what a real workspace does (notes)."""
+    with (
+        start_backend(tmp_path, reject_reused_idempotency_tokens=False) as backend,
+        httpx.Client(
+            base_url=backend.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        ) as client,
+    ):
+        jobs = Jobs(client)
+        notebook = backend.config.workspace_dir / "ok.py"
+        notebook.parent.mkdir(parents=True, exist_ok=True)
+        notebook.write_text("# Databricks notebook source\nprint('ok')\n")
+        job_id = jobs.create(notebook_task("t", "/ok"))
+        token = f"lockgate-{uuid.uuid4()}"
+        first = jobs.call("POST", "run-now", json={"job_id": job_id, "idempotency_token": token})
+        other = jobs.call(
+            "POST",
+            "run-now",
+            json={"job_id": job_id, "idempotency_token": token, "notebook_params": {"x": "y"}},
+        )
+        assert other == first  # no conflict, no second run
+        run = jobs.wait(first["run_id"])
+        assert "overriding_parameters" not in run  # the first request's parameters
+
+        submit = {
+            "run_name": "once",
+            "idempotency_token": token + "-s",
+            "tasks": [notebook_task("t", "/ok")],
+        }
+        submitted = jobs.call("POST", "runs/submit", json=submit)
+        again = jobs.call("POST", "runs/submit", json={**submit, "run_name": "twice"})
+        assert again == submitted
+        assert jobs.wait(submitted["run_id"])["run_name"] == "once"
+        listed = jobs.call("GET", "runs/list", params={"job_id": job_id})
+        assert [item["run_id"] for item in listed["runs"]] == [first["run_id"]]

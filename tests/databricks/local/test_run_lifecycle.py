@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.databricks.local.conftest import (
     WAIT_FOR_RELEASE,
     Jobs,
+    RunningBackend,
     attempts_of,
     notebook_task,
     process_is_gone,
@@ -56,7 +58,7 @@ def test_cancel_kills_the_process_group_and_cancels_what_did_not_start(
 
 
 def test_a_failed_attempt_is_retried_as_a_new_task_run(
-    jobs: Jobs, notebook: Callable[..., str], tmp_path: Path
+    jobs: Jobs, notebook: Callable[..., str], tmp_path: Path, local_backend: RunningBackend
 ) -> None:
     flaky = notebook(
         "flaky",
@@ -94,6 +96,18 @@ def test_a_failed_attempt_is_retried_as_a_new_task_run(
     assert jobs.output(first["run_id"])["error"] == "ConnectionError: source not ready"
     # min_retry_interval_millis counts from the start of the failed attempt.
     assert final["start_time"] - first["start_time"] >= 1000
+
+    # Identity: a retry's task run points at the first attempt; the job run at itself.
+    retried = jobs.get(final["run_id"])
+    assert (retried["attempt_number"], retried["original_attempt_run_id"]) == (1, first["run_id"])
+    assert retried["job_run_id"] == run_id
+    original = jobs.get(first["run_id"])
+    assert (original["attempt_number"], original["original_attempt_run_id"]) == (0, first["run_id"])
+    assert run["number_in_job"] == run["original_attempt_run_id"] == run_id
+    assert run["attempt_number"] == 0
+    base = f"{local_backend.config.public_url}/?o={local_backend.config.workspace_id}"
+    assert run["run_page_url"] == f"{base}#job/{job_id}/run/{run_id}"
+    assert final["run_page_url"] == f"{base}#job/{job_id}/run/{final['run_id']}"
 
 
 def test_retries_run_out_and_the_run_fails(jobs: Jobs, notebook: Callable[..., str]) -> None:
@@ -151,7 +165,9 @@ def test_runs_over_max_concurrent_runs_queue_or_are_skipped(
     queued_job = jobs.create(task, max_concurrent_runs=1)
     first = jobs.run_now(queued_job)
     jobs.wait_until(first, lambda run: task_states(run)["t"] == "RUNNING")
+    before_queueing = time.time() * 1000
     second = jobs.run_now(queued_job)
+    after_queueing = time.time() * 1000
     queued = jobs.get(second)
     assert queued["state"]["life_cycle_state"] == "QUEUED"
     assert queued["status"]["queue_details"]["code"] == "MAX_CONCURRENT_RUNS_REACHED"
@@ -171,3 +187,9 @@ def test_runs_over_max_concurrent_runs_queue_or_are_skipped(
         assert jobs.wait(run_id)["state"]["result_state"] == "SUCCESS"
     assert jobs.get(second)["start_time"] <= task_of(jobs.get(second), "t")["start_time"]
     assert task_of(jobs.get(second), "t")["start_time"] >= task_of(jobs.get(first), "t")["end_time"]
+    # queue_duration: from when it was queued to its start (when the first run ended).
+    waited = jobs.get(second)
+    assert waited["queue_duration"] > 0
+    queued_at = waited["start_time"] - waited["queue_duration"]
+    assert before_queueing - 1 <= queued_at <= after_queueing + 1
+    assert jobs.get(first)["queue_duration"] == 0  # never queued

@@ -6,12 +6,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.databricks.local.conftest import (
     TOKEN,
@@ -20,26 +20,8 @@ from tests.databricks.local.conftest import (
     notebook_task,
     start_backend,
     task_of,
+    write_wheel,
 )
-
-
-def _write_wheel(path: Path) -> None:
-    """A pure-Python wheel with a console-script entry point (importable as a zip)."""
-    with zipfile.ZipFile(path, "w") as wheel:
-        wheel.writestr(
-            "greeter/__init__.py",
-            "import sys\n"
-            "def main():\n"
-            "    print('argv', sys.argv[1:])\n"
-            "    return 0 if '--fail=yes' not in sys.argv else 3\n",
-        )
-        info = "local_greeter-1.0.dist-info"
-        wheel.writestr(
-            f"{info}/METADATA", "Metadata-Version: 2.1\nName: local-greeter\nVersion: 1.0\n"
-        )
-        wheel.writestr(f"{info}/entry_points.txt", "[console_scripts]\ngreet = greeter:main\n")
-        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n")
-        wheel.writestr(f"{info}/RECORD", "")
 
 
 def test_python_wheel_task_runs_an_entry_point_with_named_or_positional_parameters(
@@ -47,7 +29,7 @@ def test_python_wheel_task_runs_an_entry_point_with_named_or_positional_paramete
 ) -> None:
     wheel = local_backend.config.dbfs_root / "wheels" / "local_greeter-1.0-py3-none-any.whl"
     wheel.parent.mkdir(parents=True, exist_ok=True)
-    _write_wheel(wheel)
+    write_wheel(wheel)
     library = [{"whl": "dbfs:/wheels/local_greeter-1.0-py3-none-any.whl"}]
 
     def wheel_task(key: str, **fields: object) -> dict[str, object]:
@@ -211,3 +193,64 @@ def test_pipeline_and_dbt_run_a_configured_local_command(tmp_path: Path) -> None
         assert dbt["state"]["result_state"] == "FAILED"
         assert "exited with code 2" in dbt["state"]["state_message"]
         assert "stand-in ['deps']" in jobs.output(dbt["run_id"])["logs"]
+
+
+FAKE_PYSPARK_SQL = """
+class SparkSession:
+    created = 0
+
+    class Builder:
+        def master(self, url):
+            self.url = url
+            return self
+
+        def getOrCreate(self):
+            SparkSession.created += 1
+            return SparkSession(self.url)
+
+    builder = Builder()
+
+    def __init__(self, master_url):
+        self.master_url = master_url
+
+    def range(self, n):
+        return list(range(n))
+"""
+
+
+def test_spark_is_a_local_session_when_pyspark_is_installed(
+    jobs: Jobs,
+    notebook: Callable[..., str],
+    local_backend: RunningBackend,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The wiring of ``spark`` (find pyspark, build a local[*] session once, delegate to
+    it), with a stand-in pyspark on the task's PYTHONPATH: real pyspark needs a JVM and is
+    not a dependency. It proves the wiring, not Spark."""
+    (tmp_path / "pyspark" / "sql").mkdir(parents=True)
+    (tmp_path / "pyspark" / "__init__.py").write_text("")
+    (tmp_path / "pyspark" / "sql" / "__init__.py").write_text(FAKE_PYSPARK_SQL)
+    # Task processes inherit the backend's environment (the backend runs in this process).
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    script = local_backend.config.dbfs_root / "spark" / f"{tmp_path.name}.py"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(
+        "from pyspark.sql import SparkSession\n"
+        "print('file saw', spark.master_url, spark.range(2), SparkSession.created)\n"
+    )
+    path = notebook(
+        "uses_spark",
+        "from pyspark.sql import SparkSession\n"
+        "first = (spark.master_url, spark.range(3))\n"
+        "dbutils.notebook.exit(repr((first, spark.range(1), SparkSession.created)))",
+    )
+    job_id = jobs.create(
+        notebook_task("nb", path),
+        {"task_key": "file", "spark_python_task": {"python_file": f"dbfs:/spark/{script.name}"}},
+    )
+    run = jobs.wait(jobs.run_now(job_id))
+    output = jobs.output(task_of(run, "nb")["run_id"])
+    assert run["state"]["result_state"] == "SUCCESS", output
+    assert output["notebook_output"]["result"] == "(('local[*]', [0, 1, 2]), [0], 1)"
+    assert "file saw local[*] [0, 1] 1" in jobs.output(task_of(run, "file")["run_id"])["logs"]

@@ -213,3 +213,12 @@ def test_runs_list_pages_through_the_sdk(workspace: WorkspaceClient, folder: str
     assert (
         len(list(workspace.jobs.list_runs(job_id=job.job_id, completed_only=True, limit=10))) == 27
     )
+
+
+def test_jobs_list_pages_through_the_sdk(workspace: WorkspaceClient) -> None:
+    name = f"sdk-paged-{uuid.uuid4()}"
+    task = sdk_jobs.Task(task_key="off", disabled=True, notebook_task=sdk_jobs.NotebookTask("/x"))
+    job_ids = [workspace.jobs.create(name=name, tasks=[task]).job_id for _ in range(5)]
+    # limit=2: three pages, followed by the SDK through next_page_token.
+    assert [job.job_id for job in workspace.jobs.list(name=name, limit=2)] == job_ids
+    assert [job.job_id for job in workspace.jobs.list(name=name.upper())] == job_ids

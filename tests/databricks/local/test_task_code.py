@@ -189,3 +189,30 @@ def test_what_cannot_run_locally_fails_the_task_with_a_clear_message(
     missing = task_of(run, "missing")
     assert missing["state"]["state_message"].startswith("Notebook not found: /Tests/does/not/exist")
     assert missing["status"]["termination_details"]["code"] == "RESOURCE_NOT_FOUND"
+
+
+def test_get_output_keeps_the_last_5_mb_of_logs_and_the_first_5_mb_of_the_result(
+    jobs: Jobs, notebook: Callable[..., str]
+) -> None:
+    mb5 = 5 * 1024 * 1024
+    path = notebook(
+        "loud",
+        "import sys\n"
+        "for index in range(6 * 1024):  # 6 MiB of 1 KiB lines\n"
+        "    sys.stdout.write(f'{index:08d}' + 'x' * 1015 + '\\n')\n"
+        "print('LAST LINE')",
+        # 'é' is 2 bytes and straddles the 5 MiB cut: it must go whole, not half.
+        f"dbutils.notebook.exit('r' * ({mb5} - 1) + 'é' + 'not kept')",
+    )
+    run = jobs.wait(jobs.run_now(jobs.create(notebook_task("loud", path))))
+    assert run["state"]["result_state"] == "SUCCESS"
+    output = jobs.output(task_of(run, "loud")["run_id"])
+
+    assert output["logs_truncated"] is True
+    logs = output["logs"]
+    assert len(logs.encode()) == mb5  # ASCII: exactly the last 5 MiB
+    assert logs.endswith("LAST LINE\n")
+    assert "00000000xxx" not in logs  # the first lines were cut
+    result = output["notebook_output"]
+    assert result["truncated"] is True
+    assert result["result"] == "r" * (mb5 - 1)
