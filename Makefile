@@ -19,8 +19,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Without npm: root installs it with apt-get, anyone else through sudo; with neither
+# (or no apt-get), stop before the tests with a line saying what to install.
+NEED_NPM := make test needs npm (Node.js) for Azurite, the Azure Storage emulator: \
+	install Node.js and npm (Debian/Ubuntu: sudo apt-get install nodejs npm), then run it again
+
 $(AZURITE):
-	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@command -v npm >/dev/null || { \
+	  if ! command -v apt-get >/dev/null; then echo "$(NEED_NPM)" >&2; exit 1; \
+	  elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; \
+	  elif command -v sudo >/dev/null; then \
+	    echo "npm is missing: installing nodejs and npm with sudo apt-get"; \
+	    sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm; \
+	  else echo "$(NEED_NPM)" >&2; exit 1; fi; }
 	npm install --prefix .tools azurite@$(AZURITE_VERSION) --no-audit --no-fund --loglevel=error
 
 tools: $(AZURITE)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from service.store.models import TriggerEvent
+from service.runs.dispatch import dispatch_event
+from service.runs.sweeping import find_stuck_work
+from service.store.models import Run, TriggerEvent
 from service.triggers.webhook import sign_github
 from tests.api.conftest import Api
 from tests.factories import signed_post, simple_workflow
@@ -96,6 +99,17 @@ def test_refused_signatures_are_rejected_rows_that_start_nothing(api: Api) -> No
     assert unknown.status_code == 404
     assert len(_events(api)) == 3
     assert api.queued_messages() == 0
+    # Nothing a worker runs starts them either: a dispatch of a rejected row claims
+    # nothing, and the sweeper (looking a day ahead) finds none of them stuck.
+    refused = [event.id for event in _events(api)]
+    with api.sessions.begin() as session:
+        for event_id in refused:
+            assert dispatch_event(session, event_id=event_id, settings=api.settings) is None
+        later = datetime.now(UTC) + timedelta(days=1)
+        stuck = find_stuck_work(session, now=later, stuck_after=timedelta(seconds=1))
+        assert stuck.event_ids == []
+    with api.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Run)) == 0
 
 
 def test_a_missing_mapped_field_is_a_422_with_its_path(api: Api) -> None:

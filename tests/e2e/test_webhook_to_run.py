@@ -47,8 +47,10 @@ def _create(lockgate: Lockgate, workflow: dict[str, Any], hook: str) -> None:
 def test_signed_webhook_runs_the_etl_example_to_success(lockgate: Lockgate) -> None:
     example = install_example(lockgate.sessions, lockgate.settings)
     lockgate.start_worker()
+    # Not today's date: the notebooks fall back to today when the parameter is missing,
+    # so only another date shows the mapped value reached them.
     response = signed_post(
-        lockgate.api, example.hook_name, example.hook_secret, b'{"date": "2026-11-25"}'
+        lockgate.api, example.hook_name, example.hook_secret, b'{"date": "2001-02-03"}'
     )
     assert response.status_code == 202, response.text
 
@@ -72,8 +74,14 @@ def test_signed_webhook_runs_the_etl_example_to_success(lockgate: Lockgate) -> N
         rows = list(csv.DictReader(handle))
     assert rows, "the gold table is empty"
     assert len({r["customer_id"] for r in rows}) == len(rows)  # deduplicated customers
-    # The hook mapped $.date to the run parameter processing_date.
-    assert run["parameters"] == {"processing_date": "2026-11-25"}
+    # The hook mapped $.date to the run parameter processing_date, and the ingestion
+    # notebook read it with dbutils.widgets and stamped every bronze row with it.
+    assert run["parameters"] == {"processing_date": "2001-02-03"}
+    bronze = lockgate.settings.dbfs_root / "mnt/bronze-data"
+    for dataset in ("customers", "transactions"):
+        with (bronze / dataset / f"{dataset}.csv").open() as handle:
+            stamped = list(csv.DictReader(handle))
+        assert stamped and {r["processing_date"] for r in stamped} == {"2001-02-03"}, dataset
     assert len(_backend_runs(lockgate, run["databricks_job_id"])) == 1
 
 
