@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 import httpx
 import typer
 
-from service.workflows import PlanStep, plan_apply, read_definitions
+from service.workflows import PlanStep, WorkflowInvalid, plan_apply, read_definitions
 
 PathOption = Annotated[
     Path, typer.Option("-f", "--file", help="a workflow file, a bundle directory or a directory")
@@ -26,6 +26,7 @@ ApiKey = Annotated[
     str, typer.Option("--api-key", envvar="LOCKGATE_API_KEY", help="an API key (Bearer)")
 ]
 DEFAULT_API_URL = "http://127.0.0.1:8080"
+EXPORT_WARNINGS_HEADER = "Lockgate-Export-Warnings"  # set by the API's export route
 _DONE = {"create": "created", "update": "updated", "delete": "deleted"}
 
 
@@ -80,7 +81,7 @@ def apply(
         with _client(url, api_key) as client:
             steps = plan_apply(local, _remote_sources(client), prune=prune)
             _print_plan(steps)
-            changes = [step for step in steps if step.action != "unchanged"]
+            changes = [step for step in steps if step.action not in ("unchanged", "keep")]
             if not changes:
                 typer.echo("nothing to change")
                 return
@@ -92,6 +93,10 @@ def apply(
                 typer.echo(f"{_DONE[step.action]} {step.name}")
     except ApiFailed as exc:
         typer.echo(f"lockgate: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    except WorkflowInvalid as exc:  # the plan would close a trigger cycle: nothing applied
+        for error in exc.errors:
+            typer.echo(f"{error.path}: {error.message}", err=True)
         raise typer.Exit(1) from exc
 
 
@@ -113,7 +118,21 @@ def export(
     except ApiFailed as exc:
         typer.echo(f"lockgate: {exc}", err=True)
         raise typer.Exit(1) from exc
+    for loss in _export_warnings(response):  # on stderr: stdout is the document
+        typer.echo(f"warning: {loss['path']}: {loss['message']}", err=True)
     typer.echo(response.text, nl=False)
+
+
+def _export_warnings(response: httpx.Response) -> list[dict[str, str]]:
+    """What the export left out, from the API's ``Lockgate-Export-Warnings`` header."""
+    raw = response.headers.get(EXPORT_WARNINGS_HEADER)
+    if not raw:
+        return []
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        return [{"path": "$", "message": f"unreadable export warnings: {raw[:200]}"}]
+    return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
 
 
 def _client(url: str, api_key: str) -> httpx.Client:
@@ -158,9 +177,10 @@ def _carry_out(client: httpx.Client, step: PlanStep) -> None:
 
 
 def _print_plan(steps: list[PlanStep]) -> None:
-    marks: dict[str, str] = {"create": "+", "update": "~", "unchanged": "=", "delete": "-"}
+    marks = {"create": "+", "update": "~", "unchanged": "=", "delete": "-", "keep": " "}
     for step in steps:
-        typer.echo(f"{marks[step.action]} {step.action:<9} {step.name}")
+        note = " (not in these files; --prune deletes it)" if step.action == "keep" else ""
+        typer.echo(f"{marks[step.action]} {step.action:<9} {step.name}{note}")
         if step.diff:
             for line in step.diff.splitlines():
                 typer.echo(f"    {line}")

@@ -35,6 +35,7 @@ from service.triggers.ledger import (
     record_rejected,
     record_trigger,
 )
+from service.workflows import check_run_request
 
 SOURCE = "webhook"
 MAX_DELIVERY_ID = 150
@@ -165,6 +166,11 @@ def check_delivery(
         parameters = hook_payload.map_parameters(hook.parameters, request)
     except hook_payload.ParameterMappingError as exc:
         raise DeliveryRefused(422, "Missing field", exc.message, path=exc.path) from exc
+    too_large = check_run_request(parameters, None)  # Databricks' run-now limits
+    if too_large:
+        raise DeliveryRefused(
+            422, "Parameters too large", too_large[0].message, path=too_large[0].path
+        )
     return CheckedDelivery(dedupe_key, payload, parameters)
 
 

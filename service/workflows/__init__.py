@@ -8,8 +8,11 @@ converted to Databricks Jobs settings plus Lockgate's own alert routes.
     definition.workspace_files                   # files to publish first (inline SQL)
     definition.alert_routes()                    # (email, webhook) per event
     export_text(definition, "json")              # Jobs 2.2 JSON, or "yaml" for a bundle
+    export_warnings(definition)                  # what the export leaves out, by path
 
-Dynamic value references (checking and resolving) are in ``service.workflows.references``.
+Dynamic value references (checking and resolving) are in ``service.workflows.references``;
+the job-completion trigger block (``definition.job_completion``) in
+``service.workflows.completion``, and trigger cycles in ``service.workflows.trigger_cycles``.
 """
 
 from service.workflows._apply_plan import PlanStep, plan_apply
@@ -17,6 +20,7 @@ from service.workflows._bundle import parse_bundle
 from service.workflows._definition import WorkflowDefinition
 from service.workflows._document import load_document
 from service.workflows._export import export_document, export_text
+from service.workflows._export_losses import export_warnings
 from service.workflows._files import FileResult, read_definitions
 from service.workflows._formats import detect_format, parse_document, parse_workflow
 from service.workflows._issues import SpecIssue, WorkflowInvalid
@@ -39,6 +43,7 @@ __all__ = [
     "detect_format",
     "export_document",
     "export_text",
+    "export_warnings",
     "load_document",
     "parse_bundle",
     "parse_document",

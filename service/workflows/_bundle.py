@@ -3,22 +3,23 @@ an ``include``d file) becomes one workflow.
 
 What a bundle adds over Jobs JSON is resolved here, before the job is checked like any
 Jobs JSON: ``include`` globs (relative to the bundle directory), ``variables`` with their
-defaults and a target's overrides (``${var.name}``), ``${bundle.name}``/``${bundle.target}``
-/``${workspace.*}``, a target's ``resources`` merged over the top-level ones, and paths
-relative to the YAML file, which become the workspace paths ``databricks bundle deploy``
-uploads them to. Each workflow's stored source is its job alone, resolved, so it reads
-the same later without the bundle directory.
+defaults and a target's overrides (``${var.name}``, in ``_bundle_variables``),
+``${bundle.name}``/``${bundle.target}``/``${workspace.*}``, a target's ``resources``
+merged over the top-level ones, and paths relative to the YAML file, which become the
+workspace paths ``databricks bundle deploy`` uploads them to. Each workflow's stored
+source is its job alone, resolved, so it reads the same later without the bundle
+directory.
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from service.workflows._bundle_variables import INTERPOLATION, interpolate, read_variables
 from service.workflows._definition import WorkflowDefinition
 from service.workflows._document import load_document
 from service.workflows._issues import (
@@ -31,7 +32,6 @@ from service.workflows._issues import (
 )
 from service.workflows._jobs_import import definition_from_settings
 
-_INTERPOLATION = re.compile(r"\$\{([A-Za-z0-9_.-]+)\}")
 _NOTEBOOK_SUFFIXES = (".py", ".ipynb", ".sql", ".scala", ".r", ".R")
 # Fields holding a path a bundle may write relative to its YAML file.
 _PATH_FIELDS = (
@@ -59,16 +59,19 @@ def parse_bundle(
             if key in jobs and isinstance(job, Mapping):
                 jobs[key] = (_merge(jobs[key][0], job), jobs[key][1])
     bundle_name = str((bundle.get("bundle") or {}).get("name") or "bundle")
-    values = _variables(bundle, overrides, errors)
+    variables = read_variables(bundle, overrides, errors)
     root_path = str(
         (bundle.get("workspace") or {}).get("root_path")
         or f"/Workspace/Shared/.bundle/{bundle_name}/{target_name or 'default'}"
     )
-    context = {"bundle.name": bundle_name, "bundle.target": target_name or "default"}
-    root_path = _INTERPOLATION.sub(lambda match: context.get(match[1], match[0]), root_path)
-    context["workspace.root_path"] = root_path
-    context["workspace.file_path"] = f"{root_path}/files"
-    context.update({f"var.{name}": value for name, value in values.items()})
+    names = {"bundle.name": bundle_name, "bundle.target": target_name or "default"}
+    root_path = INTERPOLATION.sub(lambda match: names.get(match[1], match[0]), root_path)
+    names["workspace.root_path"] = root_path
+    names["workspace.file_path"] = f"{root_path}/files"
+    context: dict[str, Any] = {
+        **names,
+        **{f"var.{name}": value for name, value in variables.values.items()},
+    }
     if not jobs and not errors:
         errors.append(
             issue(("resources", "jobs"), "the bundle defines no jobs under resources.jobs")
@@ -79,13 +82,13 @@ def parse_bundle(
         if not isinstance(job, Mapping):
             errors.append(issue(loc, "a job must be a mapping of job settings"))
             continue
-        resolved = _interpolate(dict(job), loc, context, errors, warnings)
+        resolved = interpolate(dict(job), loc, context, variables, (errors, warnings))
         if "permissions" in resolved:
             del resolved["permissions"]
             warnings.append(
                 issue((*loc, "permissions"), "is ignored: Lockgate does not manage permissions")
             )
-        _resolve_paths(resolved, loc, origin, base_dir, context["workspace.file_path"], warnings)
+        _resolve_paths(resolved, loc, origin, base_dir, names["workspace.file_path"], warnings)
         source = {"bundle": {"name": bundle_name}, "resources": {"jobs": {key: resolved}}}
         try:
             definition = definition_from_settings(
@@ -192,68 +195,6 @@ def _target(bundle: Mapping[str, Any], wanted: str | None, errors: list[SpecIssu
         if isinstance(spec, Mapping) and spec.get("default") is True:
             return str(name)
     return str(next(iter(targets)))
-
-
-def _variables(
-    bundle: Mapping[str, Any], target: Mapping[str, Any], errors: list[SpecIssue]
-) -> dict[str, str]:
-    values: dict[str, str] = {}
-    declared = bundle.get("variables") or {}
-    if not isinstance(declared, Mapping):
-        errors.append(issue(("variables",), "must map variable names to their settings"))
-        return values
-    for name, spec in declared.items():
-        default = spec.get("default") if isinstance(spec, Mapping) else spec
-        if default is not None:
-            values[str(name)] = _scalar_text(default)
-    for name, value in (target.get("variables") or {}).items():
-        values[str(name)] = _scalar_text(
-            value.get("default") if isinstance(value, Mapping) else value
-        )
-    return values
-
-
-def _scalar_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _interpolate(
-    value: Any,
-    loc: Loc,
-    context: Mapping[str, str],
-    errors: list[SpecIssue],
-    warnings: list[SpecIssue],
-) -> Any:
-    if isinstance(value, str):
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name in context:
-                return context[name]
-            if name.startswith("var."):
-                errors.append(
-                    issue(loc, f"`${{{name}}}` names a variable the bundle does not declare")
-                )
-            else:
-                warnings.append(
-                    issue(
-                        loc,
-                        f"`${{{name}}}` is only known to `databricks bundle deploy`; "
-                        "kept as written",
-                    )
-                )
-            return match.group(0)
-
-        return _INTERPOLATION.sub(replace, value)
-    if isinstance(value, dict):
-        return {
-            k: _interpolate(v, (*loc, str(k)), context, errors, warnings) for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_interpolate(v, (*loc, i), context, errors, warnings) for i, v in enumerate(value)]
-    return value
 
 
 def _resolve_paths(

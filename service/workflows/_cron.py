@@ -120,9 +120,12 @@ def _quartz_day_of_week_element(element: str) -> str:
     suffix = f"/{step}" if step else ""
     if base == "*":
         return f"1/{step}" if step else "*"
-    if not base.replace("-", "").isdigit():
+    parts = base.upper().split("-")
+    if all(part.isalpha() for part in parts):
         return element  # names (MON-FRI) mean the same in both dialects
-    start, _, end = base.partition("-")
+    # A range mixing a name and a number (MON-5) is shifted as numbers: left as written,
+    # Quartz would read its number the Quartz way (MON-5 = Mon-Thu).
+    start, _, end = "-".join(str(_unix_day(part)) for part in parts).partition("-")
     first = int(start)
     if not end:
         # ``5/2`` in Unix runs to Saturday (6); Quartz's ``6/2`` runs to 7, the same day.
@@ -133,6 +136,11 @@ def _quartz_day_of_week_element(element: str) -> str:
     # A range through 7 (Sunday again) wraps in Quartz numbering: list the days.
     days = sorted({day % 7 + 1 for day in range(first, last + 1, int(step or 1))})
     return ",".join(str(day) for day in days)
+
+
+def _unix_day(part: str) -> int:
+    """A checked Unix day-of-week value, a number (0-7) or a name (SUN = 0)."""
+    return int(part) if part.isdigit() else _DAYS.index(part)
 
 
 def _check_quartz(fields: list[str], text: str) -> None:

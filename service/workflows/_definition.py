@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from service.workflows._issues import SpecIssue
+from service.workflows.completion import JobCompletionSpec
 
 ROUTE_EVENTS = ("on_start", "on_success", "on_failure")
 
@@ -37,6 +38,9 @@ class WorkflowDefinition:
     # Workspace path -> file text that must exist before the job runs (the seed's inline
     # SQL, referenced from ``sql_task.file``). Whoever creates the job publishes these.
     workspace_files: Mapping[str, str] = field(default_factory=dict)
+    # Lockgate's job-completion trigger (``trigger.job_completion``): fired by Lockgate,
+    # never part of the job settings (see ``service.workflows.completion``).
+    job_completion: JobCompletionSpec | None = None
     _job_settings: dict[str, Any] = field(repr=False)
     _email_routes: RouteTable = field(repr=False, default_factory=empty_routes)
     _webhook_routes: RouteTable = field(repr=False, default_factory=empty_routes)

@@ -29,6 +29,7 @@ from service.workflows._pydantic_issues import validate_at
 from service.workflows._seed_checks import MAX_JOB_TAGS, WORKFLOW_TAG, mapping_entries
 from service.workflows._spec_limits import MAX_TASKS
 from service.workflows._text_checks import check_strings, unknown_keys
+from service.workflows.completion import trigger_kinds_issue
 
 _SETTINGS = TypeAdapter(m.JobSettingsModel)
 
@@ -111,15 +112,9 @@ def _check_top_level(settings: Mapping[str, Any], root: Loc, found: JobsCheck) -
     check_size(settings.get("parameters"), (*root, "parameters"), "job parameters", found)
     trigger = settings.get("trigger")
     if isinstance(trigger, dict):
-        kinds = [k for k in ("file_arrival", "periodic", "table_update", "table") if k in trigger]
-        if len(kinds) != 1:
-            found.errors.append(
-                issue(
-                    (*root, "trigger"),
-                    "needs exactly one of file_arrival, periodic or table_update"
-                    + (f", not {len(kinds)} ({', '.join(kinds)})" if kinds else ""),
-                )
-            )
+        kinds_issue = trigger_kinds_issue(trigger, (*root, "trigger"))
+        if kinds_issue is not None:
+            found.errors.append(kinds_issue)
     if settings.get("schedule") is not None and settings.get("continuous") is not None:
         found.errors.append(
             issue((*root, "continuous"), "a job runs on a schedule or continuously, not both")

@@ -32,6 +32,11 @@ from service.workflows._jobs_checks import check_job_settings
 from service.workflows._seed_checks import WORKFLOW_TAG
 from service.workflows._seed_models import MAX_NAME_LENGTH
 from service.workflows._text_checks import rewrite_strings
+from service.workflows.completion import (
+    declare_upstream_parameters,
+    read_job_completion,
+    take_job_completion,
+)
 
 # What jobs/get returns around the settings; none of it is a setting.
 _READ_ONLY = frozenset(
@@ -56,11 +61,33 @@ def parse_job_settings(settings: Mapping[str, Any]) -> WorkflowDefinition:
     if not isinstance(settings, Mapping):
         raise WorkflowInvalid([SpecIssue("$", "the job settings must be a mapping")])
     document = copy.deepcopy(dict(settings))
+    _refuse_partial_page(document)
     root: Loc = ()
     body: Any = document
     if isinstance(document.get("settings"), Mapping):
         root, body = ("settings",), document["settings"]
     return definition_from_settings(body, root, source=document, format="jobs")
+
+
+def _refuse_partial_page(document: Mapping[str, Any]) -> None:
+    """jobs/get 2.2 returns at most 100 tasks (and job clusters, parameters) per page and
+    says ``has_more``; read as it is, the first page would become a job missing the rest,
+    with its dependencies on them reported as dangling. Refused, saying how to get all."""
+    more = document.get("has_more") is True
+    token = document.get("next_page_token")
+    if not more and not token:
+        return
+    raise WorkflowInvalid(
+        [
+            issue(
+                ("has_more",) if more else ("next_page_token",),
+                "this jobs/get response is only the first page of the job (API 2.2 returns "
+                "tasks, job clusters and parameters 100 at a time); fetch the other pages "
+                "with page_token and merge their lists into this one, or read the job with "
+                "jobs/get of API 2.1, which returns them all",
+            )
+        ]
+    )
 
 
 def definition_from_settings(
@@ -80,9 +107,14 @@ def definition_from_settings(
             warnings += notes
     _convert_unix_cron(body, root, warnings)
     found = check_job_settings(body, root)
+    completion, completion_errors = read_job_completion(body.get("trigger"), (*root, "trigger"))
+    found.errors += completion_errors
     name = _workflow_name(body, root, fallback_name, found.errors, warnings)
     if found.errors or name is None:
         raise WorkflowInvalid(sorted_by_path(found.errors))
+    if completion is not None:
+        take_job_completion(body)
+        declare_upstream_parameters(body)
     warnings += found.warnings
     email_routes = _take_email_routes(body)
     task_routes: dict[str, tuple[RouteTable, RouteTable]] = {}
@@ -99,6 +131,7 @@ def definition_from_settings(
         task_keys=tuple(str(task["task_key"]) for task in body.get("tasks", [])),
         job_parameter_names=tuple(str(p["name"]) for p in body.get("parameters", [])),
         format=format,
+        job_completion=completion,
         _job_settings=body,
         _email_routes=email_routes,
         _task_routes=task_routes,

@@ -324,6 +324,8 @@ class Trigger(JobsModel):
     periodic: Periodic | None = None
     table_update: TableUpdate | None = None
     table: TableUpdate | None = None
+    # Lockgate's own (service.workflows.completion checks it); never sent to Databricks.
+    job_completion: Any = None
 
 
 class Continuous(JobsModel):

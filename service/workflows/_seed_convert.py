@@ -36,6 +36,7 @@ from service.workflows._seed_models import (
     TaskTypeFields,
     WebhookRoutes,
 )
+from service.workflows._sql_parameters import lift_references
 from service.workflows.references import rewrite_legacy_references
 
 # Where the seed's inline SQL text is published in a workspace (one file per task).
@@ -264,8 +265,10 @@ def _inline_sql_payload(
     fields: SqlFields, loc: Loc, warnings: list[SpecIssue], path: str, files: dict[str, str]
 ) -> tuple[str, dict[str, Any]]:
     """The seed sent its text as ``sql_task.query.query``, a field Databricks does not
-    have. The text is kept: published as a workspace file at ``path`` and referenced."""
-    text = _rewrite(_dedent_sql(fields.query or ""), (*loc, "query"), warnings)
+    have. The text is kept: published as a workspace file at ``path`` and referenced.
+    References in it become SQL task parameters (``_sql_parameters``)."""
+    text, parameters, notes = lift_references(_dedent_sql(fields.query or ""))
+    warnings.extend(issue((*loc, "query"), note) for note in notes)
     files[path] = text
     warnings.append(
         issue(
@@ -275,10 +278,13 @@ def _inline_sql_payload(
             "(sql_task.file). Save it as a query (`query_id`) or a file (`file`) to silence this",
         )
     )
-    return "sql_task", {
+    sql: dict[str, Any] = {
         "warehouse_id": fields.warehouse_id,
         "file": {"path": path, "source": "WORKSPACE"},
     }
+    if parameters:
+        sql["parameters"] = parameters
+    return "sql_task", sql
 
 
 def _dedent_sql(text: str) -> str:

@@ -9,14 +9,14 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from service.workflows._definition import WorkflowDefinition
-from service.workflows._issues import SpecIssue, WorkflowInvalid, sorted_by_path
+from service.workflows._issues import Loc, SpecIssue, WorkflowInvalid, sorted_by_path
 from service.workflows._pydantic_issues import validate_at
 from service.workflows._seed_checks import (
     check_references,
     mapping_entries,
     unknown_key_warnings,
 )
-from service.workflows._seed_convert import SeedTaskSpec, convert_seed
+from service.workflows._seed_convert import SeedConversion, SeedTaskSpec, convert_seed
 from service.workflows._seed_models import (
     TASK_TYPES,
     SeedJobCluster,
@@ -24,7 +24,13 @@ from service.workflows._seed_models import (
     SeedWorkflow,
     TaskTypeFields,
 )
+from service.workflows._seed_recheck import recheck_converted
 from service.workflows._text_checks import check_strings
+from service.workflows.completion import (
+    declare_upstream_parameters,
+    read_job_completion,
+    take_job_completion,
+)
 
 _WORKFLOW: TypeAdapter[SeedWorkflow] = TypeAdapter(SeedWorkflow)
 _JOB_CLUSTER: TypeAdapter[SeedJobCluster] = TypeAdapter(SeedJobCluster)
@@ -60,17 +66,39 @@ def parse_seed(document: Mapping[str, Any]) -> WorkflowDefinition:
     errors += reference_errors
     warnings += reference_warnings
     errors += _dynamic_reference_errors(source, warnings)
+    completion, completion_errors = read_job_completion(
+        source.get("trigger"), ("trigger",), check_kinds=True
+    )
+    errors += completion_errors
     if errors or workflow is None:
         raise WorkflowInvalid(sorted_by_path(errors))
-    conversion = convert_seed(workflow, clusters, tasks)
+    conversion = convert_seed(workflow, [cluster for _, cluster in clusters], tasks)
+    parameter_names = tuple(parameter.name for parameter in workflow.parameters)
+    if completion is not None:  # Lockgate's own block: not sent to Databricks
+        take_job_completion(conversion.job_settings)
+        parameter_names = declare_upstream_parameters(conversion.job_settings)
+    warnings += conversion.warnings
+    # What the seed converts to must pass the Jobs checks too (Databricks applies them
+    # to the export), reported where the seed document says it.
+    jobs_errors, jobs_warnings = recheck_converted(
+        conversion.job_settings,
+        task_locs=[spec.loc for spec in tasks],
+        cluster_locs=[loc for loc, _ in clusters],
+        inline_sql_tasks=_inline_sql_tasks(conversion),
+        seed_warnings=warnings,
+    )
+    if jobs_errors:
+        raise WorkflowInvalid(sorted_by_path(jobs_errors))
+    warnings += jobs_warnings
     return WorkflowDefinition(
         name=workflow.name,
         source=source,
-        warnings=tuple(sorted_by_path(warnings + conversion.warnings)),
+        warnings=tuple(sorted_by_path(warnings)),
         task_keys=tuple(spec.common.task_key for spec in tasks),
-        job_parameter_names=tuple(parameter.name for parameter in workflow.parameters),
+        job_parameter_names=parameter_names,
         format="seed",
         workspace_files=conversion.workspace_files,
+        job_completion=completion,
         _job_settings=conversion.job_settings,
         _email_routes=conversion.email_routes,
         _webhook_routes=conversion.webhook_routes,
@@ -99,15 +127,28 @@ def _dynamic_reference_errors(source: dict[str, Any], warnings: list[SpecIssue])
     return errors
 
 
-def _validate_job_clusters(raw_clusters: Any) -> tuple[list[SeedJobCluster], list[SpecIssue]]:
-    clusters: list[SeedJobCluster] = []
+def _inline_sql_tasks(conversion: SeedConversion) -> frozenset[int]:
+    """Indices of the converted tasks whose sql_task.file is the seed's inline SQL."""
+    return frozenset(
+        position
+        for position, task in enumerate(conversion.job_settings["tasks"])
+        if ((task.get("sql_task") or {}).get("file") or {}).get("path")
+        in conversion.workspace_files
+    )
+
+
+def _validate_job_clusters(
+    raw_clusters: Any,
+) -> tuple[list[tuple[Loc, SeedJobCluster]], list[SpecIssue]]:
+    """Each job cluster that validates, with where it was read."""
+    clusters: list[tuple[Loc, SeedJobCluster]] = []
     errors: list[SpecIssue] = []
     for loc, raw in mapping_entries(raw_clusters, "job_clusters"):
         cluster, found = validate_at(_JOB_CLUSTER, raw, loc, missing_hints=_MISSING_HINTS)
         errors += found
         if cluster is not None:
             errors += cluster.cross_field_issues(loc)
-            clusters.append(cluster)
+            clusters.append((loc, cluster))
     return clusters, errors
 
 

@@ -66,14 +66,26 @@ TIME_ARGUMENTS = (
 
 # Old names and the current reference that means the same; ``{{job.start_time}}`` has no
 # argument, which Databricks refuses, so it maps to the closest complete form.
+# ``start_time`` and ``task_retry_count`` follow Databricks' deprecated-reference table as
+# we read it, but their replacements do not mean exactly the same (see _INEXACT), so each
+# rewrite says how they differ.
 LEGACY_REPLACEMENTS: dict[str, str] = {
     "job_id": "job.id",
     "run_id": "task.run_id",
     "parent_run_id": "job.run_id",
     "task_key": "task.name",
     "start_date": "job.start_time.iso_date",
+    "start_time": "job.start_time.timestamp_ms",
+    "task_retry_count": "task.execution_count",
     "job.start_time": "job.start_time.iso_datetime",
     "job.trigger.time": "job.trigger.time.iso_datetime",
+}
+# Legacy names whose replacement differs: what to tell the author.
+_INEXACT = {
+    "start_time": "the legacy value was when the task started (epoch ms), the new one is "
+    "when the job run started",
+    "task_retry_count": "the legacy value counted retries from 0, the new one counts runs "
+    "of the task from 1 (retries + 1)",
 }
 
 _FIXED_NAMES = (
@@ -308,11 +320,18 @@ def _legacy_note(name: str, replacement: str) -> str:
             f"`{{{{{name}}}}}` needs an argument in Databricks; using `{{{{{replacement}}}}}` "
             f"(write `{{{{{name}.iso_date}}}}` for the day only)"
         )
+    if name in _INEXACT:
+        return (
+            f"`{{{{{name}}}}}` is a legacy reference; using `{{{{{replacement}}}}}`, but "
+            f"{_INEXACT[name]}: check the task reads it that way"
+        )
     return f"`{{{{{name}}}}}` is a legacy reference; using `{{{{{replacement}}}}}`"
 
 
 def _value(segments: tuple[str, ...], context: ReferenceContext) -> str | None:
     name = ".".join(segments)
+    if name == "task_retry_count":  # kept as written (a run sent here directly): its own meaning
+        return str(context.attempt_number)
     if name in LEGACY_REPLACEMENTS:  # legacy names resolve like the names that replace them
         name = LEGACY_REPLACEMENTS[name]
         segments = tuple(name.split("."))

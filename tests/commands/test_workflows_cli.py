@@ -118,3 +118,57 @@ def test_export_of_an_unknown_workflow_fails(api: Api) -> None:  # noqa: F811
     result = runner.invoke(app, ["export", "nope"], env=_env(api))
     assert result.exit_code == 1
     assert "no workflow is named 'nope'" in result.output
+
+
+def test_apply_refuses_a_name_defined_twice_before_applying_anything(
+    tmp_path: Path,
+    api: Api,  # noqa: F811
+) -> None:
+    _write(tmp_path, "a.yaml", simple_workflow("cli-new"))
+    _write(tmp_path, "b.yaml", simple_workflow("cli-dup"))
+    _write(tmp_path, "c.json", simple_workflow("cli-dup", timeout_seconds=60))
+    result = runner.invoke(app, ["apply", "-f", str(tmp_path), "--yes"], env=_env(api))
+    assert result.exit_code == 1
+    assert f"c.json: $.name: workflow 'cli-dup' is already defined in {tmp_path / 'b.yaml'}" in (
+        result.output
+    )
+    # Nothing was applied, not even the workflows that were fine.
+    assert api.client.get("/api/v1/workflows/cli-new").status_code == 404
+    assert api.client.get("/api/v1/workflows/cli-dup").status_code == 404
+
+    checked = runner.invoke(app, ["validate", "-f", str(tmp_path)])
+    assert checked.exit_code == 1
+    assert "c.json: $.name: workflow 'cli-dup' is already defined" in checked.output
+
+
+def test_apply_names_workflows_outside_the_files_and_deletes_them_only_with_prune(
+    tmp_path: Path,
+    api: Api,  # noqa: F811
+) -> None:
+    env = _env(api)
+    outside = api.client.post("/api/v1/workflows", json=simple_workflow("cli-outside"))
+    assert outside.status_code == 201
+    _write(tmp_path, "in.yaml", simple_workflow("cli-in"))
+
+    kept = runner.invoke(app, ["apply", "-f", str(tmp_path), "--yes"], env=env)
+    assert kept.exit_code == 0, kept.output
+    assert "  keep      cli-outside (not in these files; --prune deletes it)" in kept.output
+    assert "created cli-in" in kept.output and "deleted" not in kept.output
+    assert api.client.get("/api/v1/workflows/cli-outside").status_code == 200
+
+    pruned = runner.invoke(app, ["apply", "-f", str(tmp_path), "--prune", "--yes"], env=env)
+    assert pruned.exit_code == 0, pruned.output
+    assert "- delete    cli-outside" in pruned.output and "deleted cli-outside" in pruned.output
+    assert api.client.get("/api/v1/workflows/cli-outside").status_code == 404
+    assert api.client.get("/api/v1/workflows/cli-in").status_code == 200
+
+
+def test_export_prints_what_it_leaves_out_on_stderr(api: Api) -> None:  # noqa: F811
+    document = simple_workflow("cli-lossy", webhooks={"on_failure": ["https://h.example.com/x"]})
+    assert api.client.post("/api/v1/workflows", json=document).status_code == 201
+    result = runner.invoke(app, ["export", "cli-lossy"], env=_env(api))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["name"] == "cli-lossy"  # stdout is the document alone
+    assert "warning: $.webhooks.on_failure: 1 webhook URL(s) are not in the export" in (
+        result.stderr
+    )

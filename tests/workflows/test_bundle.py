@@ -185,3 +185,90 @@ def test_parse_workflow_refuses_a_bundle_of_several_jobs() -> None:
     with pytest.raises(WorkflowInvalid) as caught:
         parse_workflow(load_document(text, content_type="application/yaml"))
     assert "defines 2 jobs" in caught.value.errors[0].message
+
+
+COMPLEX = """
+bundle: {name: shop}
+variables:
+  cluster:
+    type: complex
+    default:
+      spark_version: 15.4.x-scala2.12
+      node_type_id: ${var.node}
+      num_workers: 2
+  node:
+    default: Standard_DS3_v2
+  shared_cluster:
+    lookup: {cluster: shared-analytics}
+targets:
+  dev: {default: true}
+  big:
+    variables:
+      cluster:
+        spark_version: 15.4.x-scala2.12
+        node_type_id: Standard_E8_v3
+        autoscale: {min_workers: 2, max_workers: 8}
+resources:
+  jobs:
+    nightly:
+      job_clusters:
+        - job_cluster_key: c
+          new_cluster: ${var.cluster}
+      tasks:
+        - task_key: load
+          notebook_task: {notebook_path: /Shared/load}
+          job_cluster_key: c
+        - task_key: adhoc
+          notebook_task: {notebook_path: /Shared/adhoc}
+          existing_cluster_id: ${var.shared_cluster}
+"""
+
+
+def test_a_complex_variable_used_as_a_whole_value_is_its_mapping() -> None:
+    [definition] = parse_bundle(load_document(COMPLEX, content_type="application/yaml"))
+    settings = definition.to_job_settings()
+    assert settings["job_clusters"][0]["new_cluster"] == {
+        "spark_version": "15.4.x-scala2.12",
+        "node_type_id": "Standard_DS3_v2",  # interpolated inside the complex value too
+        "num_workers": 2,
+    }
+    [big] = parse_bundle(load_document(COMPLEX, content_type="application/yaml"), target="big")
+    assert big.to_job_settings()["job_clusters"][0]["new_cluster"]["autoscale"] == {
+        "min_workers": 2,
+        "max_workers": 8,
+    }
+
+
+def test_a_lookup_variable_is_left_to_bundle_deploy_with_a_warning() -> None:
+    [definition] = parse_bundle(load_document(COMPLEX, content_type="application/yaml"))
+    task = definition.to_job_settings()["tasks"][1]
+    assert task["existing_cluster_id"] == "${var.shared_cluster}"
+    [warning] = [w for w in definition.warnings if w.path.endswith("existing_cluster_id")]
+    assert "resolved only by `databricks bundle deploy`" in warning.message
+    assert "does not declare" not in warning.message
+    # a target value makes it usable here
+    with_value = COMPLEX.replace(
+        "  dev: {default: true}", "  dev: {default: true, variables: {shared_cluster: 0101-x}}"
+    )
+    [resolved] = parse_bundle(load_document(with_value, content_type="application/yaml"))
+    assert resolved.to_job_settings()["tasks"][1]["existing_cluster_id"] == "0101-x"
+
+
+@pytest.mark.parametrize(
+    ("use", "fragment"),
+    [
+        ("cluster-${var.cluster}", "use it as the whole value, not inside text"),
+        ("${var.loop}", "contains itself"),
+    ],
+)
+def test_complex_variables_misused_are_errors(use: str, fragment: str) -> None:
+    text = COMPLEX.replace(
+        "existing_cluster_id: ${var.shared_cluster}", f"existing_cluster_id: '{use}'"
+    ).replace("  node:\n", "  loop:\n    type: complex\n    default: {a: '${var.loop}'}\n  node:\n")
+    with pytest.raises(WorkflowInvalid) as caught:
+        parse_bundle(load_document(text, content_type="application/yaml"))
+    assert any(
+        e.path.startswith("$.resources.jobs.nightly.tasks[1].existing_cluster_id")
+        and fragment in e.message
+        for e in caught.value.errors
+    ), caught.value.errors

@@ -7,7 +7,13 @@ from typing import Any
 import pytest
 from databricks.sdk.service.jobs import JobSettings
 
-from service.workflows import WorkflowDefinition, parse_workflow
+from service.workflows import (
+    WorkflowDefinition,
+    WorkflowInvalid,
+    parse_job_settings,
+    parse_workflow,
+)
+from service.workflows._seed_recheck import seed_path
 from tests.workflows.conftest import notebook, workflow
 
 
@@ -120,7 +126,12 @@ def test_wheel_task(parameters: Any, expected: dict[str, Any]) -> None:
     ("task", "key", "payload"),
     [
         (
-            {"type": "jar", "main_class_name": "com.x.Main", "parameters": ["a", 1]},
+            {
+                "type": "jar",
+                "main_class_name": "com.x.Main",
+                "parameters": ["a", 1],
+                "existing_cluster_id": "0101-abc",
+            },
             "spark_jar_task",
             {"main_class_name": "com.x.Main", "parameters": ["a", "1"]},
         ),
@@ -150,7 +161,7 @@ def test_other_task_types_map_as_the_seed_did(
 
 
 def test_every_task_type_is_valid_jobs_json() -> None:
-    settings = parse_workflow(
+    definition = parse_workflow(
         workflow(
             notebook("nb", job_cluster_key="c", libraries=[{"pypi": {"package": "x"}}]),
             {"task_key": "py", "type": "python", "python_file": "a.py", "parameters": ["1"]},
@@ -162,14 +173,25 @@ def test_every_task_type_is_valid_jobs_json() -> None:
                 "parameters": {"k": "v"},
                 "existing_cluster_id": "0101-abc",
             },
-            {"task_key": "jar", "type": "jar", "main_class_name": "M", "depends_on": ["nb"]},
+            {
+                "task_key": "jar",
+                "type": "jar",
+                "main_class_name": "M",
+                "depends_on": ["nb"],
+                "new_cluster": {
+                    "spark_version": "15.4.x-scala2.12",
+                    "node_type_id": "Standard_DS3_v2",
+                    "num_workers": 1,
+                },
+            },
             {"task_key": "sql", "type": "sql", "warehouse_id": "w", "query_id": "q"},
             {
-                "task_key": "dlt",
-                "type": "dlt",
-                "pipeline_id": "p",
-                "new_cluster": {"spark_version": "15.4.x-scala2.12", "num_workers": 1},
+                "task_key": "inline",
+                "type": "sql",
+                "warehouse_id": "w",
+                "query": "SELECT '{{start_date}}'",
             },
+            {"task_key": "dlt", "type": "dlt", "pipeline_id": "p"},
             job_clusters=[
                 {
                     "cluster_key": "c",
@@ -177,6 +199,8 @@ def test_every_task_type_is_valid_jobs_json() -> None:
                     "num_workers": 3,
                     "custom_disk": True,
                     "init_scripts": [{"workspace": {"destination": "/i.sh"}}],
+                    "spark_env_vars": {"ENV": "prod"},
+                    "custom_tags": {"team": "data"},
                 }
             ],
             schedule={
@@ -187,9 +211,150 @@ def test_every_task_type_is_valid_jobs_json() -> None:
             parameters=[{"name": "run_date", "default": "{{start_date}}"}],
             description="orders",
         )
-    ).to_job_settings()
+    )
+    settings = definition.to_job_settings()
 
+    # Lockgate's own Jobs checks accept the conversion as it is ...
+    again = parse_job_settings(settings)
+    assert again.to_job_settings() == settings
+    assert [w.path for w in again.warnings] == ["$.schedule.pause_status"]
+    # ... and the SDK reads every field of it.
     assert JobSettings.from_dict(settings).as_dict() == settings
+
+
+@pytest.mark.parametrize(
+    ("task", "path", "fragment"),
+    [
+        (
+            {"task_key": "j", "type": "jar", "main_class_name": "M"},
+            "$.tasks[1]",
+            "a spark_jar_task needs a cluster",
+        ),
+        (
+            {"task_key": "d", "type": "dlt", "pipeline_id": "p", "job_cluster_key": "c"},
+            "$.tasks[1].job_cluster_key",
+            "a pipeline_task runs without a cluster",
+        ),
+        (
+            {
+                "task_key": "s",
+                "type": "sql",
+                "warehouse_id": "w",
+                "query_id": "q",
+                "new_cluster": {"spark_version": "15.4.x-scala2.12", "node_type_id": "n"},
+            },
+            "$.tasks[1].new_cluster",
+            "a sql_task runs without a cluster",
+        ),
+        (
+            notebook(
+                "n",
+                new_cluster={
+                    "spark_version": "15.4.x-scala2.12",
+                    "node_type_id": "n",
+                    "num_workers": 2,
+                    "autoscale": {"min_workers": 1, "max_workers": 3},
+                },
+            ),
+            "$.tasks[1].new_cluster.num_workers",
+            "cannot be set together with autoscale",
+        ),
+        (
+            notebook("n", parameters={"big": "x" * 10_001}),
+            "$.tasks[1].parameters",
+            "Databricks allows 10000",
+        ),
+        (
+            notebook(
+                "n",
+                job_cluster_key="c",
+                libraries=[{"pypi": {"package": "x"}, "whl": "dbfs:/x.whl"}],
+            ),
+            "$.tasks[1].libraries[0]",
+            "a library is exactly one of",
+        ),
+    ],
+)
+def test_jobs_rules_apply_to_seed_tasks_at_the_seeds_paths(
+    task: dict[str, Any], path: str, fragment: str
+) -> None:
+    document = workflow(
+        notebook("a", job_cluster_key="c"), task, job_clusters=[{"cluster_key": "c"}]
+    )
+
+    with pytest.raises(WorkflowInvalid) as caught:
+        parse_workflow(document)
+
+    assert any(e.path == path and fragment in e.message for e in caught.value.errors), (
+        caught.value.errors
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "path", "fragment"),
+    [
+        ({"parameters": [{"name": "p", "default": "x" * 10_001}]}, "$.parameters", "10000"),
+        (
+            {"trigger": {"periodic": {"interval": 1, "unit": "MINUTES"}}},
+            "$.trigger.periodic.unit",
+            "HOURS",
+        ),
+        (
+            {"trigger": {"file_arrival": {"url": "s3://x/"}, "periodic": {"interval": 1}}},
+            "$.trigger",
+            "exactly one of",
+        ),
+        (
+            {"health": {"rules": [{"metric": "RUN_DURATION_SECONDS", "op": "LESS_THAN"}]}},
+            "$.health.rules[0].op",
+            "GREATER_THAN",
+        ),
+        ({"queue": {"enabled": "yes"}}, "$.queue.enabled", "true or false"),
+    ],
+)
+def test_jobs_rules_apply_to_seed_job_settings(
+    overrides: dict[str, Any], path: str, fragment: str
+) -> None:
+    with pytest.raises(WorkflowInvalid) as caught:
+        parse_workflow(workflow(**overrides))
+
+    assert any(e.path == path and fragment in e.message for e in caught.value.errors), (
+        caught.value.errors
+    )
+
+
+@pytest.mark.parametrize(
+    ("converted", "seed"),
+    [
+        ("$.tasks[1].notebook_task.base_parameters.d", "$.tasks[4].parameters.d"),
+        ("$.tasks[1].python_wheel_task.named_parameters", "$.tasks[4].parameters"),
+        ("$.tasks[1].spark_jar_task.main_class_name", "$.tasks[4].main_class_name"),
+        ("$.tasks[1].sql_task.query.query_id", "$.tasks[4].query_id"),
+        ("$.tasks[1].sql_task.file.path", "$.tasks[4].file"),
+        ("$.tasks[2].sql_task.file.path", "$.tasks[5].query"),  # inline SQL, published
+        ("$.tasks[2].sql_task.parameters.start_date", "$.tasks[5].query"),
+        ("$.tasks[1].depends_on[0].task_key", "$.tasks[4].depends_on[0]"),
+        ("$.tasks[1].new_cluster.num_workers", "$.tasks[4].new_cluster.num_workers"),
+        ("$.tasks[1]", "$.tasks[4]"),
+        ("$.job_clusters[0].job_cluster_key", "$.job_clusters[3].cluster_key"),
+        ("$.job_clusters[0].new_cluster.node_type_id", "$.job_clusters[3].node_type"),
+        ("$.job_clusters[0].new_cluster.autoscale.max_workers", "$.job_clusters[3].max_workers"),
+        (
+            "$.job_clusters[0].new_cluster.azure_attributes.availability",
+            "$.job_clusters[3].availability",
+        ),
+        ("$.job_clusters[0].new_cluster.cluster_log_conf.dbfs", "$.job_clusters[3].cluster_key"),
+        ("$.job_clusters[0].new_cluster.spark_conf['a.b']", "$.job_clusters[3].spark_conf['a.b']"),
+        ("$.schedule.quartz_cron_expression", "$.schedule.cron"),
+        ("$.trigger.periodic.unit", "$.trigger.periodic.unit"),
+        ("$.tasks[9].x", "$.tasks[9].x"),  # no such converted task: left as it is
+    ],
+)
+def test_converted_paths_map_back_to_the_seed(converted: str, seed: str) -> None:
+    task_locs = [("tasks", 0), ("tasks", 4), ("tasks", 5)]
+    cluster_locs = [("job_clusters", 3)]
+
+    assert seed_path(converted, task_locs, cluster_locs, frozenset({2})) == seed
 
 
 def test_job_cluster_fixed_size_without_the_seeds_disk_spec() -> None:

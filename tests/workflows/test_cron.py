@@ -20,6 +20,13 @@ from service.workflows._cron import CronInvalid, to_quartz
         ("0 0 * * */2", "0 0 0 ? * 1/2"),
         ("0 0 * * 1,3,5", "0 0 0 ? * 2,4,6"),
         ("0 8 * * MON-FRI", "0 0 8 ? * MON-FRI"),
+        # a range mixing a name and a number shifts as numbers
+        ("0 0 * * MON-5", "0 0 0 ? * 2-6"),
+        ("0 0 * * 1-SAT", "0 0 0 ? * 2-7"),
+        ("0 0 * * sun-3", "0 0 0 ? * 1-4"),
+        ("0 0 * * WED-7", "0 0 0 ? * 1,4,5,6,7"),
+        ("0 0 * * MON-5/2", "0 0 0 ? * 2-6/2"),
+        ("0 0 * * MON-FRI,0", "0 0 0 ? * MON-FRI,1"),
         ("0 0 1 JAN-MAR *", "0 0 0 1 JAN-MAR ?"),
         ("  0   2 * *  * ", "0 0 2 * * ?"),
         ("@daily", "0 0 0 * * ?"),

@@ -16,6 +16,7 @@ def test_public_names_are_pinned() -> None:
         "detect_format",
         "export_document",
         "export_text",
+        "export_warnings",
         "load_document",
         "parse_bundle",
         "parse_document",

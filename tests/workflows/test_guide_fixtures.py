@@ -10,6 +10,7 @@ import pytest
 from databricks.sdk.service.jobs import JobSettings
 
 from service.workflows import WorkflowDefinition, load_document, parse_job_settings, parse_workflow
+from service.workflows._sql_parameters import lift_references
 
 GUIDE_FIXTURES = {
     "etl_workflow.yaml": 7,
@@ -88,20 +89,45 @@ def test_inline_sql_is_kept_published_as_a_file_and_inlined_for_the_local_backen
         "parameterized-sql-task"
     ]
     path = "/Workspace/Shared/lockgate/guide-task-templates/parameterized-sql-task.sql"
+    # Databricks resolves references in task parameters, never inside SQL text: the
+    # reference moves into sql_task.parameters and the text keeps a parameter marker.
     assert sql["sql_task"] == {
         "warehouse_id": "your-sql-warehouse-id",
         "file": {"path": path, "source": "WORKSPACE"},
+        "parameters": {"start_date": "{{job.start_time.iso_date}}"},
     }
     text = definition.workspace_files[path]
     assert text.startswith("CREATE OR REPLACE TABLE gold.daily_summary AS\n")
-    assert "DATE('{{job.start_time.iso_date}}')" in text and "{{start_date}}" not in text
+    assert "DATE('{{start_date}}')" in text and "WHERE transaction_date = '{{start_date}}'" in text
+    assert "job.start_time" not in text
     local = {t["task_key"]: t for t in definition.to_job_settings(inline_sql=True)["tasks"]}
     assert local["parameterized-sql-task"]["sql_task"]["query"] == {"query_text": text}
+    assert local["parameterized-sql-task"]["sql_task"]["parameters"] == {
+        "start_date": "{{job.start_time.iso_date}}"
+    }
     # The stored source keeps the text as written.
     assert "{{start_date}}" in definition.source["tasks"][5]["query"]
     messages = [w.message for w in definition.warnings if w.path == "$.tasks[5].query"]
     assert any("cannot carry SQL text" in m for m in messages)
     assert any("`{{start_date}}` is a legacy reference" in m for m in messages)
+    assert any("passed as the SQL task parameter `start_date`" in m for m in messages)
+
+
+def test_references_in_sql_text_become_parameters() -> None:
+    text, parameters, notes = lift_references(
+        "SELECT '{{job.run_id}}', '{{ job.parameters.`my day` }}', '{{start_date}}',"
+        " '{{start_date}}', '{{region}}', :limit, '{{other.thing}}'"
+    )
+    assert text == (
+        "SELECT '{{job_run_id}}', '{{job_parameters_my_day}}', '{{start_date}}',"
+        " '{{start_date}}', '{{region}}', :limit, '{{other.thing}}'"
+    )
+    assert parameters == {
+        "job_run_id": "{{job.run_id}}",
+        "job_parameters_my_day": "{{job.parameters.`my day`}}",
+        "start_date": "{{job.start_time.iso_date}}",
+    }
+    assert len(notes) == 4  # one per parameter, and the legacy name's own
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,23 @@ EVERY_TASK_TYPE = job(
     {
         "task_key": "submit",
         "spark_submit_task": {"parameters": ["--class", "M", "dbfs:/j.jar"]},
-        "new_cluster": {**CLUSTER, "autoscale": {"min_workers": 1, "max_workers": 3}},
+        "new_cluster": {
+            **CLUSTER,
+            "autoscale": {"min_workers": 1, "max_workers": 3},
+            "spark_conf": {"spark.sql.shuffle.partitions": "8"},
+            "spark_env_vars": {"PYSPARK_PYTHON": "/databricks/python3/bin/python3"},
+            "init_scripts": [
+                {"workspace": {"destination": "/Shared/init.sh"}},
+                {"volumes": {"destination": "/Volumes/main/default/init/setup.sh"}},
+            ],
+            "azure_attributes": {
+                "availability": "SPOT_WITH_FALLBACK_AZURE",
+                "first_on_demand": 1,
+                "spot_bid_max_price": -1,
+            },
+            "custom_tags": {"cost-center": "42"},
+            "cluster_log_conf": {"dbfs": {"destination": "dbfs:/cluster-logs/submit"}},
+        },
     },
     {"task_key": "sq", "sql_task": {"warehouse_id": "w", "query": {"query_id": "q"}}},
     {"task_key": "sf", "sql_task": {"warehouse_id": "w", "file": {"path": "/q.sql"}}},
@@ -122,6 +138,20 @@ def test_every_task_type_and_setting_is_accepted_unchanged() -> None:
     assert parse_workflow(EVERY_TASK_TYPE).to_job_settings() == settings  # detected
 
 
+def test_a_file_arrival_trigger_is_accepted_unchanged() -> None:
+    trigger = {
+        "pause_status": "UNPAUSED",
+        "file_arrival": {
+            "url": "abfss://landing@acct.dfs.core.windows.net/orders/",
+            "min_time_between_triggers_seconds": 60,
+            "wait_after_last_change_seconds": 120,
+        },
+    }
+    definition = parse_job_settings(job(trigger=trigger))
+    assert definition.to_job_settings()["trigger"] == trigger
+    assert not definition.warnings
+
+
 def test_jobs_get_response_is_read_from_settings() -> None:
     response = {"job_id": 5, "created_time": 1, "creator_user_name": "me", "settings": job()}
     definition = parse_workflow(response)
@@ -131,6 +161,23 @@ def test_jobs_get_response_is_read_from_settings() -> None:
     with pytest.raises(WorkflowInvalid) as caught:
         parse_workflow(bad)
     assert caught.value.errors[0].path == "$.settings.tasks[0].job_cluster_key"
+
+
+@pytest.mark.parametrize(
+    ("paging", "path"),
+    [
+        ({"has_more": True, "next_page_token": "page-2"}, "$.has_more"),
+        ({"next_page_token": "page-2"}, "$.next_page_token"),
+    ],
+)
+def test_a_paged_jobs_get_response_is_refused(paging: dict[str, Any], path: str) -> None:
+    # API 2.2 pages tasks at 100: the first page alone would import as a partial job.
+    response = {"job_id": 5, "settings": job(nb("a"), nb("b", depends_on=[{"task_key": "a"}]))}
+    with pytest.raises(WorkflowInvalid) as caught:
+        parse_workflow({**response, **paging})
+    [error] = caught.value.errors
+    assert error.path == path and "only the first page" in error.message
+    assert parse_workflow({**response, "has_more": False}).task_keys == ("a", "b")
 
 
 def test_task_email_routes_and_export_restores_them() -> None:

@@ -69,6 +69,9 @@ def _context(**overrides: object) -> ReferenceContext:
         ("{{job_id}} {{run_id}} {{parent_run_id}} {{task_key}}", "11 44 22 load"),
         ("{{start_date}}", "2024-03-01"),
         ("{{job.start_time}}", "2024-03-01T02:03:04"),
+        ("{{start_time}}", str(START_MS)),
+        # a retry count (attempt 1 is the first retry), not task.execution_count's 2
+        ("{{task_retry_count}}", "1"),
         # not known at run time: left as written
         ("{{tasks.extract.values.missing}}", "{{tasks.extract.values.missing}}"),
         ("{{job.parameters.nope}}", "{{job.parameters.nope}}"),
@@ -135,6 +138,28 @@ def test_known_and_foreign_names_pass(text: str) -> None:
 def test_unknown_job_parameter_is_a_warning() -> None:
     [finding] = check_references("{{job.parameters.dat}}", job_parameters=frozenset({"date"}))
     assert not finding.error and "did you mean `date`" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("legacy", "current", "fragment"),
+    [
+        ("{{job_id}}", "{{job.id}}", "legacy reference"),
+        ("{{run_id}}", "{{task.run_id}}", "legacy reference"),
+        ("{{parent_run_id}}", "{{job.run_id}}", "legacy reference"),
+        ("{{task_key}}", "{{task.name}}", "legacy reference"),
+        ("{{start_date}}", "{{job.start_time.iso_date}}", "legacy reference"),
+        ("{{start_time}}", "{{job.start_time.timestamp_ms}}", "when the job run started"),
+        ("{{task_retry_count}}", "{{task.execution_count}}", "counts runs of the task from 1"),
+        ("{{ job.start_time }}", "{{job.start_time.iso_datetime}}", "needs an argument"),
+        ("{{job.trigger.time}}", "{{job.trigger.time.iso_datetime}}", "needs an argument"),
+    ],
+)
+def test_each_legacy_name_has_its_replacement(legacy: str, current: str, fragment: str) -> None:
+    text, [note] = rewrite_legacy_references(f"at {legacy}!")
+    assert text == f"at {current}!"
+    assert fragment in note
+    [finding] = check_references(legacy)
+    assert not finding.error and finding.message == note
 
 
 def test_legacy_names_are_rewritten_with_a_note_each() -> None:

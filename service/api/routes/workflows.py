@@ -4,6 +4,7 @@ export as Jobs 2.2 JSON or bundle YAML."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
@@ -16,18 +17,22 @@ from service.runs.drift import settings_drift
 from service.runs.options import engine_options
 from service.runs.submission import expected_job_settings
 from service.runs.workspaces import WorkspaceClients
-from service.store.models import Workflow
+from service.store.models import Workflow, utcnow
 from service.store.repositories import workflows as workflows_repo
+from service.triggers.completion_sync import sync_completion_trigger, trigger_cycles
 from service.workflows import (
     WorkflowDefinition,
     WorkflowInvalid,
     export_text,
+    export_warnings,
     load_document,
     parse_document,
     parse_workflow,
 )
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
+# The export's losses, as a JSON array of {"path", "message"} (see export_workflow).
+EXPORT_WARNINGS_HEADER = "Lockgate-Export-Warnings"
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 InputFormat = Literal["seed", "jobs", "bundle"]
@@ -54,6 +59,21 @@ def _invalid(exc: WorkflowInvalid) -> Problem:
     errors = [{"path": e.path, "message": e.message} for e in exc.errors]
     detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
     return Problem(422, "Invalid workflow", detail, errors=errors)
+
+
+def _refuse_trigger_cycles(session: SessionDep, definitions: list[WorkflowDefinition]) -> None:
+    """Job-completion triggers must not start one another in a loop (nothing is written)."""
+    cycles = trigger_cycles(session, definitions)
+    if cycles:
+        errors = [{"path": c.path, "message": c.message} for c in cycles]
+        detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
+        raise Problem(422, "Trigger cycle", detail, errors=errors)
+
+
+def _sync_triggers(session: SessionDep, written: list[tuple[Workflow, WorkflowDefinition]]) -> None:
+    now = utcnow()
+    for workflow, definition in written:
+        sync_completion_trigger(session, workflow=workflow, definition=definition, now=now)
 
 
 def _summary(workflow: Workflow) -> dict[str, Any]:
@@ -104,6 +124,7 @@ async def create_workflow(
     names = [definition.name for definition in definitions]
     if len(set(names)) != len(names):
         raise Problem(422, "Duplicate workflow names", "two jobs of the bundle have one name")
+    _refuse_trigger_cycles(session, definitions)
     try:
         created = [
             (
@@ -114,6 +135,7 @@ async def create_workflow(
             )
             for definition in definitions
         ]
+        _sync_triggers(session, created)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -185,7 +207,9 @@ def export_workflow(
     format: Literal["json", "yaml"] = "json",
 ) -> Response:
     """Jobs 2.2 JSON (a jobs/create body) or a bundle YAML with the job; both import back
-    to the same workflow."""
+    to the same workflow. What the export leaves out (inline SQL text, webhook URLs, the
+    ``lockgate`` block) is listed in the ``Lockgate-Export-Warnings`` header, a JSON array
+    of {path, message}: the body stays a document Databricks reads as it is."""
     workflow = _get_or_404(session, name)
     try:
         definition = parse_workflow(workflow.source)
@@ -194,7 +218,11 @@ def export_workflow(
             409, "Stored workflow is invalid", f"fix it with PUT before exporting: {exc}"
         ) from exc
     media_type = "application/json" if format == "json" else "application/yaml"
-    return Response(export_text(definition, format), media_type=media_type)
+    response = Response(export_text(definition, format), media_type=media_type)
+    losses = [{"path": w.path, "message": w.message} for w in export_warnings(definition)]
+    if losses:  # ASCII JSON: header values are Latin-1
+        response.headers[EXPORT_WARNINGS_HEADER] = json.dumps(losses, separators=(",", ":"))
+    return response
 
 
 @router.put("/{name}")
@@ -217,12 +245,14 @@ async def replace_workflow(
             errors=[{"path": "$.name", "message": f"must be {name!r} to match the URL"}],
         )
     definition = matching[0]
+    _refuse_trigger_cycles(session, [definition])
     workflow = workflows_repo.get_workflow_by_name(session, name=name)
     if workflow is None:
         workflow = workflows_repo.create_workflow(session, name=name, source=definition.source)
         response.status_code = 201
     else:
         workflows_repo.replace_workflow_source(session, workflow=workflow, source=definition.source)
+    _sync_triggers(session, [(workflow, definition)])
     session.commit()
     return _detail(workflow, definition)
 
