@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service.runs.finishing import emit_event
 from service.runs.queue import (
     DELIVER_ALERT,
     DISPATCH_EVENT,
@@ -237,20 +238,13 @@ def emit_alert_event(
     """Hands an event without a run (``trigger.rejected``, ``expectation.missed``) to the
     alert policy. Returns the alert delivery ids to send after the commit (the sweeper
     sends them too if that message is lost)."""
-    from service.runs import finishing
-
-    emit = getattr(finishing, "emit_event", None)
-    if emit is None:  # the alerting engine predates events without a run
-        log.warning("alert event %s not routed: no emit_event", event_type)
-        return []
-    ids: list[str] = emit(
+    return emit_event(
         session,
         event_type=event_type,
         workflow_name=workflow_name,
         detail=detail,
         settings=settings,
     )
-    return ids
 
 
 def announce(sender: TaskSender, accepted: AcceptedTrigger) -> None:

@@ -99,7 +99,12 @@ def watch_workspace(
         seen = {int(k): int(v) for k, v in (watch.seen if watch else {}).items()}
         long_running = {int(k): int(v) for k, v in (watch.long_running if watch else {}).items()}
 
-    active, active_complete = _list(client, report, limits, active_only=True)
+    # Only runs the checkpoint is about to pass (or has passed) need the active listing:
+    # later starts are in the next completed listing.
+    moved_checkpoint = max(checkpoint, now_ms - limits.overlap_ms)
+    active, active_complete = _list(
+        client, report, limits, active_only=True, start_to=moved_checkpoint
+    )
     endings: list[RunInfo] = []
     listing, complete = _list(client, report, limits, completed_only=True, start_from=checkpoint)
     report.complete = complete and active_complete
@@ -123,7 +128,7 @@ def watch_workspace(
         for chunk in _chunks(sorted(endings, key=lambda i: (i.end_time_ms or 0, i.run_id)), 25):
             handler.record(chunk)
 
-    new_checkpoint = max(checkpoint, now_ms - limits.overlap_ms) if complete else checkpoint
+    new_checkpoint = moved_checkpoint if complete else checkpoint
     for run_id, start_ms in active.items():
         if start_ms < new_checkpoint:
             long_running[run_id] = start_ms
@@ -234,6 +239,7 @@ def _list(
     active_only: bool = False,
     completed_only: bool = False,
     start_from: int | None = None,
+    start_to: int | None = None,
 ) -> tuple[Any, bool]:
     """Every run of one listing: run id -> start time for the active listing, the runs
     themselves for the completed one; and whether the listing was read to its end."""
@@ -248,6 +254,7 @@ def _list(
             limit=_PAGE_SIZE,
             page_token=page_token,
             start_time_from=start_from,
+            start_time_to=start_to,
         )
         report.api_calls += 1
         runs += page.runs

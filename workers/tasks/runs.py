@@ -23,6 +23,7 @@ from service.runs.queue import (
 )
 from service.runs.submission import submit_run
 from service.runs.watching import poll_active_runs, record_hinted_run
+from service.triggers.ledger import announce_all
 from workers.context import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ def register(app: Celery, ctx: WorkerContext) -> None:
             ctx.sender.send(DELIVER_ALERT, delivery_id)
         for run_id in report.submit_run_ids:
             ctx.sender.send(SUBMIT_RUN, run_id)
+        announce_all(ctx.sender, report.fired_triggers)
 
     @app.task(name=CONFIRM_HINT, bind=True, acks_late=True, ignore_result=True)
     def confirm_hint(self: Task, workspace: str, databricks_run_id: str) -> None:
@@ -122,3 +124,4 @@ def register(app: Celery, ctx: WorkerContext) -> None:
             ctx.sender.send(DELIVER_ALERT, delivery_id)
         for run_id in report.submit_run_ids:
             ctx.sender.send(SUBMIT_RUN, run_id)
+        announce_all(ctx.sender, report.fired_triggers)

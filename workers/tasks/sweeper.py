@@ -8,6 +8,8 @@ from celery import Celery, Task
 from service.runs.queue import DELIVER_ALERT, DISPATCH_EVENT, SUBMIT_RUN, SWEEP
 from service.runs.sweeping import find_stuck_work, sweep_queues
 from service.store.models import utcnow
+from service.triggers.job_completion import fire_due
+from service.triggers.ledger import announce_all
 from workers.context import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,9 @@ def register(app: Celery, ctx: WorkerContext) -> None:
                 now=now,
                 stuck_after=timedelta(seconds=ctx.settings.stuck_after_seconds),
             )
+        with ctx.sessions.begin() as session:
+            fired = fire_due(session, now=now)  # job-completion fires held by min_time
+        announce_all(ctx.sender, fired)
         for event_id in work.event_ids:
             ctx.sender.send(DISPATCH_EVENT, event_id)
         for run_id in dict.fromkeys([*queues.run_ids, *work.run_ids]):

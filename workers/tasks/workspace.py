@@ -48,7 +48,7 @@ def register(app: Celery, ctx: WorkerContext) -> None:
                     jobs,
                     workspace=workspace,
                     limits=limits,
-                    handlers=ended_run_handlers(settings),
+                    handlers=ended_run_handlers(ctx.sessions, settings),
                 )
             except Exception:
                 log.exception("workspace %s: watch pass failed; the next pass retries", workspace)
