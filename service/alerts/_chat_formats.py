@@ -7,6 +7,12 @@ text 3,000, at most 10 fields of 2,000, 50 blocks; button text 75; Adaptive Card
 which every Teams client renders), because a message over a limit is refused with a
 4xx and the alert would be dead-lettered for its formatting.
 
+Slack reads ``&``, ``<`` and ``>`` in ``mrkdwn`` and in the top-level ``text`` as its
+control characters: ``<!channel>`` in an error message would page a whole channel and
+``<https://evil|click>`` would disguise a link. Every such field built from data is
+escaped (``_slack_text``). ``plain_text`` (the header, button labels) is not parsed for
+mentions or links and is sent as written.
+
 Payloads are read defensively: they are stored on delivery rows and may come from an
 older version of the payload builder.
 """
@@ -15,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from service.alerts._event_facts import detail_facts, event_label
 
 _SLACK_HEADER_CHARS = 150
 _SLACK_TEXT_CHARS = 3000
@@ -35,16 +43,22 @@ def render_chat_message(payload: Mapping[str, Any], *, format: str) -> Any:
 
 
 def headline(payload: Mapping[str, Any]) -> str:
-    """One line a person can triage from: state, workflow, run, first failing task."""
+    """One line a person can triage from: state, workflow (or job), run, first failing
+    task."""
     run = section(payload, "run")
-    workflow = section(payload, "workflow").get("name") or "no workflow"
+    workflow = subject(payload)
     event_type = str(payload.get("event_type", "alert"))
-    state = run.get("result_state") or event_type
+    # A run's end leads with its state; any other event with what happened.
+    label = event_label(payload)
+    state = label or run.get("result_state") or event_type
     text = f"{state}: {workflow}"
     if run.get("id"):
         text += f" run {run['id']}"
         if isinstance(run.get("attempt"), int) and run["attempt"] > 1:
             text += f" (attempt {run['attempt']})"
+    elif section(payload, "job") and run.get("databricks_run_id"):
+        # A job Lockgate did not start: its run is known by its Databricks id only.
+        text += f" run {run['databricks_run_id']}"
     tasks = payload.get("failed_tasks") or []
     if tasks and isinstance(tasks[0], Mapping):
         first = tasks[0]
@@ -53,8 +67,19 @@ def headline(payload: Mapping[str, Any]) -> str:
     elif not run:
         detail = section(payload, "detail")
         reason = detail.get("reason") or detail.get("message")
-        text = f"{event_type}: {workflow}" + (f" - {first_line(reason)}" if reason else "")
+        text = f"{label or event_type}: {workflow}" + (f" - {first_line(reason)}" if reason else "")
     return one_line(text)
+
+
+def subject(payload: Mapping[str, Any]) -> str:
+    """What the alert is about: the workflow, else the Databricks job, by name."""
+    workflow = section(payload, "workflow").get("name")
+    if workflow:
+        return str(workflow)
+    job = section(payload, "job")
+    if job.get("name") or job.get("id") is not None:
+        return f"job {job.get('name') or job.get('id')}"
+    return "no workflow"
 
 
 def facts(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -64,6 +89,7 @@ def facts(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
     pairs = [
         ("Event", payload.get("event_type")),
         ("Workflow", section(payload, "workflow").get("name")),
+        ("Job", _job_text(section(payload, "job"))),
         ("Run", run.get("id")),
         ("Attempt", run.get("attempt")),
         ("State", run.get("result_state")),
@@ -91,17 +117,25 @@ def slack_message(payload: Mapping[str, Any]) -> dict[str, Any]:
         {
             "type": "section",
             "fields": [
-                {"type": "mrkdwn", "text": _cut(f"*{label}*\n{value}", _SLACK_FIELD_CHARS)}
+                {"type": "mrkdwn", "text": _slack_text(f"*{label}*\n{value}", _SLACK_FIELD_CHARS)}
                 for label, value in facts(payload)[:10]
             ],
         },
     ]
+    event_lines = "\n".join(f"*{label}:* {value}" for label, value in detail_facts(payload))
+    if event_lines:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _slack_text(event_lines, _SLACK_TEXT_CHARS)},
+            }
+        )
     task_lines = _task_lines(payload, code="```")
     if task_lines:
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _cut(task_lines, _SLACK_TEXT_CHARS)},
+                "text": {"type": "mrkdwn", "text": _slack_text(task_lines, _SLACK_TEXT_CHARS)},
             }
         )
     buttons = [
@@ -117,7 +151,7 @@ def slack_message(payload: Mapping[str, Any]) -> dict[str, Any]:
         blocks.append({"type": "actions", "elements": buttons})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "Sent by Lockgate"}]})
     # ``text`` is the notification and screen-reader fallback Slack asks for.
-    return {"text": _cut(title, _SLACK_TEXT_CHARS), "blocks": blocks}
+    return {"text": _slack_text(title, _SLACK_TEXT_CHARS), "blocks": blocks}
 
 
 def teams_message(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,7 +165,10 @@ def teams_message(payload: Mapping[str, Any]) -> dict[str, Any]:
         },
         {
             "type": "FactSet",
-            "facts": [{"title": label, "value": value} for label, value in facts(payload)],
+            "facts": [
+                {"title": label, "value": value}
+                for label, value in facts(payload) + detail_facts(payload)
+            ],
         },
     ]
     task_lines = _task_lines(payload, code="")
@@ -170,6 +207,14 @@ def _task_lines(payload: Mapping[str, Any], *, code: str) -> str:
     if isinstance(total, int) and total > _LISTED_TASKS:
         lines.append(f"… and {total - _LISTED_TASKS} more")
     return "\n".join(lines)
+
+
+def _job_text(job: Mapping[str, Any]) -> str | None:
+    name, ident, workspace = job.get("name"), job.get("id"), job.get("workspace")
+    if not name and ident is None:
+        return None
+    text = f"{name} (job {ident})" if name and ident is not None else str(name or ident)
+    return f"{text} in {workspace}" if workspace else text
 
 
 def _trigger_text(trigger: Mapping[str, Any]) -> str | None:
@@ -212,3 +257,16 @@ def _plain(text: str) -> dict[str, Any]:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _slack_text(text: str, limit: int) -> str:
+    """``text`` escaped for mrkdwn, then cut to ``limit`` without splitting an entity."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: limit - 1]
+    # The longest entity is "&amp;": a "&" in the last four characters may be cut short.
+    amp = cut.find("&", max(len(cut) - 4, 0))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"

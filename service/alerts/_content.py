@@ -51,10 +51,10 @@ def run_payload(
             "databricks_run_id": run.databricks_run_id,
             "run_page_url": run.run_page_url,
             "lockgate_url": f"{lockgate_base_url.rstrip('/')}/api/v1/runs/{run.id}",
-            "requested_at": _iso(run.requested_at),
-            "started_at": _iso(run.started_at),
-            "ended_at": _iso(ended),
-            "duration_seconds": _seconds(run.started_at, ended or occurred_at),
+            "requested_at": iso_time(run.requested_at),
+            "started_at": iso_time(run.started_at),
+            "ended_at": iso_time(ended),
+            "duration_seconds": seconds_between(run.started_at, ended or occurred_at),
             "parameters": dict(run.parameters or {}),
         },
         "trigger": _trigger(trigger, run.trigger_event_id),
@@ -108,9 +108,9 @@ def _task(task: TaskRun) -> dict[str, Any]:
         "state_message": truncate(task.state_message),
         "attempt_number": task.attempt_number,
         "databricks_run_id": task.databricks_run_id,
-        "started_at": _iso(task.started_at),
-        "ended_at": _iso(task.ended_at),
-        "duration_seconds": _seconds(task.started_at, task.ended_at),
+        "started_at": iso_time(task.started_at),
+        "ended_at": iso_time(task.ended_at),
+        "duration_seconds": seconds_between(task.started_at, task.ended_at),
     }
 
 
@@ -121,15 +121,15 @@ def _trigger(trigger: TriggerEvent | None, event_id: str) -> dict[str, Any]:
         "source": trigger.source,
         "name": trigger.source_name,
         "event_id": trigger.id,
-        "received_at": _iso(trigger.received_at),
+        "received_at": iso_time(trigger.received_at),
     }
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
     return round((end - start).total_seconds(), 3)

@@ -58,28 +58,45 @@ def subscribe(
     tag: Annotated[
         list[str] | None, typer.Option("--tag", help="KEY=VALUE a workflow must have")
     ] = None,
+    job: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--job",
+            help="a Databricks job id or name, also of jobs Lockgate did not start (repeatable)",
+        ),
+    ] = None,
+    job_tag: Annotated[
+        list[str] | None,
+        typer.Option("--job-tag", help='KEY=VALUE a Databricks job must have ("*": any value)'),
+    ] = None,
     url: Url = None,
 ) -> None:
     """Subscribe an email address or a webhook URL to a channel."""
     if (email is None) == (webhook is None):
         typer.echo("lockgate: give exactly one of --email and --webhook", err=True)
         raise typer.Exit(1)
-    tags: dict[str, str] = {}
-    for item in tag or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            typer.echo(f"lockgate: --tag {item!r} is not KEY=VALUE", err=True)
-            raise typer.Exit(1)
-        tags[name] = value
     body = {
         "kind": "email" if email else "webhook",
         "target": email or webhook,
         "format": format if webhook else "generic",
         "event_types": event or [],
         "workflows": workflow or [],
-        "workflow_tags": tags,
+        "workflow_tags": _tags("--tag", tag),
+        "jobs": job or [],
+        "job_tags": _tags("--job-tag", job_tag),
     }
     print_json(call_api("POST", f"/api/v1/channels/{channel}/subscriptions", key, url, body))
+
+
+def _tags(option: str, items: list[str] | None) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            typer.echo(f"lockgate: {option} {item!r} is not KEY=VALUE", err=True)
+            raise typer.Exit(1)
+        tags[name] = value
+    return tags
 
 
 @channels.command("unsubscribe")

@@ -11,9 +11,16 @@ Why the rules are what they are:
 - Databricks' own notification semantics, so a workflow imported from a job behaves the
   same here: ``no_alert_for_skipped_runs`` / ``no_alert_for_canceled_runs`` silence those
   events for the workflow (every route, not just inline ones: the workflow's owner said
-  these are not news); ``alert_on_last_attempt`` silences ``run.retrying`` so that only
-  the final outcome of a retried run is alerted. Which inline list (``on_failure`` ...)
-  receives which event type is decided where routes are built (``INLINE_EVENT_TYPES``).
+  these are not news). ``alert_on_last_attempt`` is a task's setting, as at Databricks:
+  it keeps ``run.retrying`` from that task's own lists (``inline_routes``), and from no
+  one else's: a named channel that subscribed to retries asked for them. Which inline
+  list (``on_failure`` ...) receives which event type is decided where routes are built
+  (``INLINE_EVENT_TYPES``).
+- A final failure after retries is one alert per target: the engine reports it as the
+  final event (``run.failed``, ``run.timed_out``), whose payload says the retries ran
+  out, and as ``run.retries_exhausted`` with ``covered_by`` naming the final event, so
+  only a target that does not hear the final event (a channel subscribed to
+  ``run.retries_exhausted`` alone) is told the second one.
 - Task-level routes (a task's own ``email_notifications``) hear about failures only when
   their task is among the failing ones: a team that owns one task is not paged for
   another's.
@@ -23,7 +30,21 @@ Why the rules are what they are:
   keeps failing is re-announced once per window, with the number of repeats since.
 - Throttle: at most ``throttle_limit`` alerts per target and workflow within
   ``throttle_window``, whatever their keys: a flapping workflow (fail, succeed, fail ...)
-  does not flood a channel. Repeats beyond the limit fold into the latest alert.
+  does not flood a channel. Repeats beyond the limit fold into the latest alert, with
+  one exception: bad news (``ALARM_EVENT_TYPES``) is never throttled when the latest
+  alert that target got for the workflow was not bad news, so a target that was last
+  told "succeeded" hears that the workflow is failing now. The flood stays bounded: once
+  that alarm is the latest alert, further ones fold like any other.
+- Databricks jobs Lockgate did not start (seen by the workspace watcher) reach ONLY
+  routes that name jobs (``jobs``: ids or names) or job tags (``job_tags``): a workspace
+  runs thousands of jobs nobody here asked about, and a channel subscribed to
+  "everything" means everything Lockgate does, not every job of the workspace. The other
+  way round, a route that names jobs hears no workflow events unless it also names
+  workflows or workflow tags that match: "tell me about job 123" is not "and about every
+  workflow". A route naming both hears each kind by its own selectors.
+- Where an event has no workflow, its job stands in for it in the dedupe key and the
+  throttle: a job that keeps failing is folded like a workflow that does, and one noisy
+  job does not use up the throttle of another.
 - Nothing here reads a clock: ``event.occurred_at`` is the only "now".
 """
 
@@ -31,7 +52,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -57,12 +78,16 @@ EVENT_TYPES: tuple[str, ...] = RUN_EVENT_TYPES + OTHER_EVENT_TYPES
 FAILURE_EVENT_TYPES = frozenset(
     {"run.failed", "run.timed_out", "run.retrying", "run.retries_exhausted"}
 )
+# Bad news: what the throttle never hides behind an earlier alert that said otherwise.
+ALARM_EVENT_TYPES = FAILURE_EVENT_TYPES | {"expectation.missed"}
 
 # What a workflow's inline lists (the seed ``notifications`` / ``webhooks`` and Databricks'
 # ``email_notifications`` / ``webhook_notifications``) subscribe to. ``on_failure`` covers
 # what Databricks sends there (failed, timed out, canceled, skipped) plus a missed
 # expectation (the run that should have happened did not). ``run.retrying`` is left out
 # at job level: Databricks does not alert job subscribers about retried task failures.
+# ``run.retries_exhausted`` is left out too: the final failure reaches these lists, and
+# its payload says the retries ran out (one alert, not two, for one failure).
 # ``trigger.rejected`` reaches only named channels: a stranger's bad signature must not
 # page the workflow's owners.
 INLINE_EVENT_TYPES: Mapping[str, frozenset[str]] = {
@@ -74,14 +99,13 @@ INLINE_EVENT_TYPES: Mapping[str, frozenset[str]] = {
             "run.timed_out",
             "run.canceled",
             "run.skipped",
-            "run.retries_exhausted",
             "expectation.missed",
         }
     ),
     "on_duration_warning_threshold_exceeded": frozenset({"run.duration_warning"}),
 }
 # A task's own on_failure list also hears each failed attempt (Databricks' default), unless
-# ``alert_on_last_attempt`` says otherwise.
+# the task's ``alert_on_last_attempt`` says otherwise (``inline_routes``).
 TASK_INLINE_EVENT_TYPES: Mapping[str, frozenset[str]] = {
     **INLINE_EVENT_TYPES,
     "on_failure": INLINE_EVENT_TYPES["on_failure"] | {"run.retrying"},
@@ -99,6 +123,27 @@ class AlertEvent:
     workflow_name: str | None = None
     workflow_tags: Mapping[str, str] = field(default_factory=dict)
     failing_tasks: tuple[str, ...] = ()
+    # Event types reported for the same occurrence alongside this one: a target that
+    # hears any of them is not told this one too (run.retries_exhausted beside the
+    # final run.failed).
+    covered_by: frozenset[str] = frozenset()
+    # A Databricks job's run (set with no workflow: a job Lockgate did not start).
+    job_id: str | None = None
+    job_name: str | None = None
+    job_tags: Mapping[str, str] = field(default_factory=dict)
+    workspace: str | None = None
+
+    @property
+    def job_key(self) -> str | None:
+        """The job's identity across workspaces, for dedupe and throttle (None: no job)."""
+        if self.job_id is None:
+            return None
+        return f"{self.workspace or ''}/{self.job_id}"
+
+    @property
+    def about_job_only(self) -> bool:
+        """A job's run that is not a Lockgate workflow's: only job selectors hear it."""
+        return self.workflow_name is None and self.job_id is not None
 
 
 @dataclass(frozen=True)
@@ -114,6 +159,16 @@ class Route:
     channel_name: str | None = None  # None: the workflow's own inline notifications
     subscription_id: str | None = None
     task_key: str | None = None  # a task-level inline route
+    jobs: frozenset[str] = frozenset()  # Databricks job ids or names
+    job_tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def names_jobs(self) -> bool:
+        return bool(self.jobs or self.job_tags)
+
+    @property
+    def names_workflows(self) -> bool:
+        return bool(self.workflows or self.workflow_tags)
 
 
 @dataclass(frozen=True)
@@ -121,7 +176,6 @@ class AlertRoutes:
     routes: tuple[Route, ...] = ()
     no_alert_for_skipped_runs: bool = False
     no_alert_for_canceled_runs: bool = False
-    alert_on_last_attempt: bool = False
     dedupe_window: timedelta = timedelta(minutes=15)
     throttle_window: timedelta = timedelta(hours=1)
     throttle_limit: int = 10
@@ -139,6 +193,10 @@ class PastAlert:
     created_at: datetime
     sent: bool
     unsent_occurrences: int = 0
+    # What that alert said, for the throttle's turn-to-bad-news rule (None: not known,
+    # and the rule does not apply).
+    event_type: str | None = None
+    job_key: str | None = None  # ``AlertEvent.job_key`` of an alert about a job's run
 
 
 @dataclass(frozen=True)
@@ -166,7 +224,7 @@ def route(
         return []
     alert_key = compute_alert_key(event)
     requests: list[AlertRequest] = []
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str, str]] = _covered(event, routes)
     for candidate in routes.routes:
         target = candidate.target.strip()
         identity = (candidate.channel, target, candidate.format)
@@ -177,26 +235,59 @@ def route(
     return requests
 
 
+def _covered(event: AlertEvent, routes: AlertRoutes) -> set[tuple[str, str, str]]:
+    """Targets that hear an event of ``event.covered_by`` (by any of their routes)."""
+    covered: set[tuple[str, str, str]] = set()
+    for event_type in event.covered_by:
+        if _silenced(event_type, routes):
+            continue
+        other = replace(event, event_type=event_type, covered_by=frozenset())
+        covered.update(
+            (candidate.channel, candidate.target.strip(), candidate.format)
+            for candidate in routes.routes
+            if matches(candidate, other)
+        )
+    return covered
+
+
 def matches(candidate: Route, event: AlertEvent) -> bool:
     if candidate.event_types and event.event_type not in candidate.event_types:
         return False
+    if event.about_job_only:
+        return candidate.names_jobs and _job_matches(candidate, event)
+    if candidate.names_jobs and not candidate.names_workflows:
+        return False  # it asked for jobs, not for "every workflow"
     if candidate.workflows and event.workflow_name not in candidate.workflows:
         return False
-    for tag, wanted in candidate.workflow_tags.items():
-        # A value of "*" asks only that the tag be present.
-        value = event.workflow_tags.get(tag)
-        if value is None or (wanted != "*" and value != wanted):
-            return False
+    if not _tags_match(candidate.workflow_tags, event.workflow_tags):
+        return False
     if candidate.task_key is not None and event.event_type in FAILURE_EVENT_TYPES:
         return candidate.task_key in event.failing_tasks
     return True
 
 
+def _job_matches(candidate: Route, event: AlertEvent) -> bool:
+    # A job is named by its id or by its name; both are strings here.
+    if candidate.jobs and not (event.job_id in candidate.jobs or event.job_name in candidate.jobs):
+        return False
+    return _tags_match(candidate.job_tags, event.job_tags)
+
+
+def _tags_match(wanted_tags: Mapping[str, str], tags: Mapping[str, str]) -> bool:
+    for tag, wanted in wanted_tags.items():
+        # A value of "*" asks only that the tag be present.
+        value = tags.get(tag)
+        if value is None or (wanted != "*" and value != wanted):
+            return False
+    return True
+
+
 def compute_alert_key(event: AlertEvent) -> str:
-    """What "the same alert" means for dedupe: workflow + event type + failing tasks."""
-    basis = "\x1f".join(
-        [event.workflow_name or "", event.event_type, *sorted(set(event.failing_tasks))]
-    )
+    """What "the same alert" means for dedupe: workflow (or, without one, the job) + event
+    type + failing tasks."""
+    job_key = event.job_key
+    subject = event.workflow_name or (f"job:{job_key}" if job_key else "")
+    basis = "\x1f".join([subject, event.event_type, *sorted(set(event.failing_tasks))])
     return hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 
@@ -209,10 +300,8 @@ def compute_dedupe_key(event: AlertEvent, candidate: Route, target: str) -> str:
 
 
 def _silenced(event_type: str, routes: AlertRoutes) -> bool:
-    return (
-        (event_type == "run.skipped" and routes.no_alert_for_skipped_runs)
-        or (event_type == "run.canceled" and routes.no_alert_for_canceled_runs)
-        or (event_type == "run.retrying" and routes.alert_on_last_attempt)
+    return (event_type == "run.skipped" and routes.no_alert_for_skipped_runs) or (
+        event_type == "run.canceled" and routes.no_alert_for_canceled_runs
     )
 
 
@@ -240,13 +329,13 @@ def _decide(
         recent = [
             p
             for p in same_target
-            if p.workflow_name == event.workflow_name
-            and event.occurred_at - p.created_at < routes.throttle_window
+            if _same_subject(p, event) and event.occurred_at - p.created_at < routes.throttle_window
         ]
         if routes.throttle_limit > 0 and len(recent) >= routes.throttle_limit:
             latest = _latest(recent)
             assert latest is not None  # recent is not empty
-            folded_into, reason = latest.delivery_id, "throttled"
+            if not _turns_bad(event.event_type, latest.event_type):
+                folded_into, reason = latest.delivery_id, "throttled"
     return AlertRequest(
         channel=candidate.channel,
         target=target,
@@ -264,6 +353,22 @@ def _decide(
     )
 
 
+def _same_subject(past: PastAlert, event: AlertEvent) -> bool:
+    """The same workflow; without a workflow, the same job (or both about neither)."""
+    if past.workflow_name != event.workflow_name:
+        return False
+    return event.workflow_name is not None or past.job_key == event.job_key
+
+
+def _turns_bad(event_type: str, latest_event_type: str | None) -> bool:
+    """Bad news after an alert that was not: the throttle must let it through."""
+    return (
+        event_type in ALARM_EVENT_TYPES
+        and latest_event_type is not None
+        and latest_event_type not in ALARM_EVENT_TYPES
+    )
+
+
 def _latest(alerts: Iterable[PastAlert]) -> PastAlert | None:
     return max(alerts, key=lambda p: (p.created_at, p.delivery_id), default=None)
 
@@ -273,9 +378,13 @@ def inline_routes(
     webhook: Mapping[str, Sequence[str]],
     *,
     task_key: str | None = None,
+    alert_on_last_attempt: bool = False,
 ) -> tuple[Route, ...]:
-    """A workflow's (or one task's) inline lists as routes, email first, in listed order."""
-    table = TASK_INLINE_EVENT_TYPES if task_key is not None else INLINE_EVENT_TYPES
+    """A workflow's (or one task's) inline lists as routes, email first, in listed order.
+    A task's lists hear its failed attempts (``run.retrying``) unless
+    ``alert_on_last_attempt``: then, as at Databricks, only the run's final outcome."""
+    retries = task_key is not None and not alert_on_last_attempt
+    table = TASK_INLINE_EVENT_TYPES if retries else INLINE_EVENT_TYPES
     routes: list[Route] = []
     channels: tuple[tuple[AlertChannel, Mapping[str, Sequence[str]]], ...] = (
         ("email", email),

@@ -9,7 +9,9 @@ ending twice finds the run no longer active and does nothing).
   A retry parks the run in ``retrying`` until ``next_attempt_at`` (the sweeper sends it
   then) and emits ``run.retrying``; the run is not finished, so alerts that wait for the
   last attempt are not sent yet. Giving up finishes the run (its terminal alerts), and
-  ``run.retries_exhausted`` when retries were allowed and all were spent.
+  ``run.retries_exhausted`` when retries were allowed and all were spent: the final
+  alert says so, and the second event reaches only targets that do not hear the final
+  one (one alert per target for one failure).
 - A run that ends for good frees a concurrency slot: queued runs of its workflow are
   let through.
 """
@@ -21,17 +23,21 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from service.policies.retry import GiveUp, Repair, RunFacts, decide
 from service.runs.concurrency import promote_queued
 from service.runs.dispatch import workflow_options
-from service.runs.finishing import emit_run_event, finish_run
+from service.runs.finishing import emit_run_event, finish_run, terminal_event_type
 from service.runs.options import EngineOptions
 from service.settings import Settings
 from service.store.models import Run, RunStatus, Workflow
 from service.store.repositories import runs as runs_repo
+
+if TYPE_CHECKING:
+    from service.triggers.ledger import AcceptedTrigger
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,8 @@ class Concluded:
     alert_delivery_ids: list[str] = field(default_factory=list)
     submit_run_ids: list[str] = field(default_factory=list)  # due retries, promoted runs
     retrying: bool = False
+    # Job-completion triggers the run's end fired: announce once committed.
+    fired_triggers: list[AcceptedTrigger] = field(default_factory=list)
 
 
 def conclude_attempt(
@@ -89,13 +97,25 @@ def conclude_attempt(
         runs_repo.record_attempt_ended(
             session, run=run, termination_code=termination_code, decision="give_up", reason=reason
         )
-        concluded.alert_delivery_ids += finish_run(session, run=run, settings=settings)
-        if decision is not None and decision.exhausted:
+        exhausted = (
+            {"attempts": run.attempt, "retries_exhausted": decision.reason}
+            if decision is not None and decision.exhausted
+            else None
+        )
+        concluded.alert_delivery_ids += finish_run(
+            session,
+            run=run,
+            detail=exhausted,
+            settings=settings,
+            fired=concluded.fired_triggers,
+        )
+        if exhausted is not None:
             concluded.alert_delivery_ids += emit_run_event(
                 session,
                 run=run,
                 event_type="run.retries_exhausted",
-                detail={"attempts": run.attempt, "reason": decision.reason},
+                detail=exhausted,
+                covered_by=(terminal_event_type(run),),
                 settings=settings,
             )
         if options is not None:
@@ -104,9 +124,12 @@ def conclude_attempt(
             )
             concluded.submit_run_ids += promotion.run_ids
             for expired in promotion.expired:
-                concluded.alert_delivery_ids += finish_run(session, run=expired, settings=settings)
+                concluded.alert_delivery_ids += finish_run(
+                    session, run=expired, settings=settings, fired=concluded.fired_triggers
+                )
         return concluded
 
+    assert options is not None  # a retry was decided by its policy
     mode = "repair" if isinstance(decision, Repair) else "resubmit"
     runs_repo.record_attempt_ended(
         session, run=run, termination_code=termination_code, decision=mode, reason=decision.reason
@@ -117,6 +140,7 @@ def conclude_attempt(
         event_type="run.retrying",
         detail={
             "next_attempt": decision.attempt,
+            "max_attempts": options.retry.max_attempts,
             "next_attempt_at": decision.at.isoformat(),
             "mode": mode,
             "reason": decision.reason,

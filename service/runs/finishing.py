@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -32,11 +32,15 @@ from service.alerts import (
     subscription_routes,
     workflow_alerting,
 )
+from service.alerts._recording import past_alert, record_requests
 from service.policies.alerting import AlertEvent, AlertRoutes, PastAlert, route
 from service.settings import Settings, get_settings
-from service.store.models import DeliveryStatus, Run, RunStatus, TriggerEvent, Workflow, utcnow
+from service.store.models import Run, RunStatus, TriggerEvent, Workflow, utcnow
 from service.store.repositories import alerts as alerts_repo
 from service.store.repositories.workflows import get_workflow_by_name
+
+if TYPE_CHECKING:
+    from service.triggers.ledger import AcceptedTrigger
 
 # A run's terminal status to the event that announces it; TIMEDOUT is read from the
 # result state because Lockgate files a timed-out run under ``failed``.
@@ -50,14 +54,40 @@ _TERMINAL_EVENTS = {
 
 
 def finish_run(
-    session: Session, *, run: Run, settings: Settings | None = None, now: datetime | None = None
+    session: Session,
+    *,
+    run: Run,
+    detail: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+    fired: list[AcceptedTrigger] | None = None,
 ) -> list[str]:
-    """Alerts a run's end. Returns the ids of the deliveries to send once committed."""
+    """Alerts a run's end. Returns the ids of the deliveries to send once committed.
+
+    The end also counts for the job-completion triggers downstream of the run's workflow,
+    in this transaction; their fires are added to ``fired`` for the caller to announce
+    once committed (without ``fired``, the sweeper dispatches them)."""
+    ids = emit_run_event(
+        session,
+        run=run,
+        event_type=terminal_event_type(run),
+        detail=detail,
+        settings=settings,
+        now=now,
+    )
+    from service.triggers.job_completion import on_workflow_run_ended  # triggers import runs
+
+    accepted = on_workflow_run_ended(session, run=run, now=now or utcnow())
+    if fired is not None:
+        fired.extend(accepted)
+    return ids
+
+
+def terminal_event_type(run: Run) -> str:
+    """The event that announces the end of ``run`` (already given its terminal state)."""
     if (run.result_state or "").upper() == "TIMEDOUT":
-        event_type = "run.timed_out"
-    else:
-        event_type = _TERMINAL_EVENTS.get(run.status, "run.failed")
-    return emit_run_event(session, run=run, event_type=event_type, settings=settings, now=now)
+        return "run.timed_out"
+    return _TERMINAL_EVENTS.get(run.status, "run.failed")
 
 
 def emit_run_event(
@@ -66,12 +96,15 @@ def emit_run_event(
     run: Run,
     event_type: str,
     detail: Mapping[str, Any] | None = None,
+    covered_by: Collection[str] = (),
     settings: Settings | None = None,
     now: datetime | None = None,
 ) -> list[str]:
     """Records the alerts for one event of a run (see ``service.policies.alerting`` for
     the event types). ``detail`` adds event-specific facts to the payload (for a duration
-    warning: the limit and the elapsed seconds; for a retry: the next attempt)."""
+    warning: the limit and the elapsed seconds; for a retry: the next attempt).
+    ``covered_by``: event types emitted for the same attempt alongside this one; targets
+    that heard one of those are not told this one too."""
     settings = settings or get_settings()
     moment = now or utcnow()
     workflow = session.get(Workflow, run.workflow_id)
@@ -98,6 +131,7 @@ def emit_run_event(
         workflow_name=workflow.name,
         workflow_tags=alerting.tags,
         failing_tasks=tuple(t.task_key for t in failing_tasks(run.tasks)),
+        covered_by=frozenset(covered_by),
     )
     return _record(session, event, payload, alerting, settings, run_id=run.id)
 
@@ -151,59 +185,18 @@ def _record(
         routes=alerting.routes + subscription_routes(session),
         no_alert_for_skipped_runs=alerting.no_alert_for_skipped_runs,
         no_alert_for_canceled_runs=alerting.no_alert_for_canceled_runs,
-        alert_on_last_attempt=alerting.alert_on_last_attempt,
         dedupe_window=timedelta(seconds=settings.alert_dedupe_window_seconds),
         throttle_window=timedelta(seconds=settings.alert_throttle_window_seconds),
         throttle_limit=settings.alert_throttle_limit,
     )
-    history = _history(session, event, routes)
-    delivery_ids: list[str] = []
-    for request in route(event, routes, history):
-        body = payload
-        if request.suppressed_since_last:
-            body = {**payload, "suppressed_since_last_alert": request.suppressed_since_last}
-        delivery = alerts_repo.insert_delivery(
-            session,
-            run_id=run_id,
-            event_type=request.event_type,
-            channel=request.channel,
-            target=request.target,
-            # A fresh dict per row: rows are stored and rendered independently.
-            payload=json.loads(json.dumps(body, default=str)),
-            dedupe_key=request.dedupe_key,
-            alert_key=request.alert_key,
-            workflow_name=event.workflow_name,
-            format=request.format,
-            channel_name=request.channel_name,
-            subscription_id=request.subscription_id,
-            status=DeliveryStatus.SUPPRESSED if request.folded_into else DeliveryStatus.PENDING,
-            folded_into_id=request.folded_into,
-            now=event.occurred_at,
-        )
-        if delivery is None:
-            continue  # this occurrence already reached this target
-        if request.folded_into:
-            alerts_repo.count_occurrence(
-                session, delivery_id=request.folded_into, at=event.occurred_at
-            )
-        else:
-            delivery_ids.append(delivery.id)
-    return delivery_ids
+    requests = route(event, routes, _history(session, event, routes))
+    return record_requests(session, event, requests, payload, run_id=run_id)
 
 
 def _history(session: Session, event: AlertEvent, routes: AlertRoutes) -> list[PastAlert]:
     reach = max(routes.dedupe_window, routes.throttle_window)
     return [
-        PastAlert(
-            delivery_id=d.id,
-            channel="email" if d.channel == "email" else "webhook",
-            target=d.target,
-            alert_key=d.alert_key,
-            workflow_name=d.workflow_name,
-            created_at=d.created_at,
-            sent=d.status != DeliveryStatus.PENDING,
-            unsent_occurrences=d.unsent_occurrences,
-        )
+        past_alert(d)
         for d in alerts_repo.recent_alerts(
             session,
             workflow_name=event.workflow_name,

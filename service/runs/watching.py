@@ -29,7 +29,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,14 +40,18 @@ from service.runs.control import enforce_deadlines
 from service.runs.ending import conclude_attempt
 from service.runs.finishing import emit_run_event
 from service.runs.options import EngineOptions
-from service.runs.recording import apply_run_info, latest_attempts, state_value
+from service.runs.recording import apply_run_info, state_value
 from service.runs.run_listing import RunListing
-from service.runs.states import FAILED_TASK_RESULTS, is_terminal
+from service.runs.states import is_terminal
+from service.runs.task_errors import failed_task_errors
 from service.runs.workspaces import WorkspaceClients
 from service.settings import Settings, get_settings
 from service.store.models import Run, RunStatus, utcnow
 from service.store.repositories import runs as runs_repo
 from service.store.repositories.runs import workflow_sources
+
+if TYPE_CHECKING:
+    from service.triggers.ledger import AcceptedTrigger
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,7 @@ class PollReport:
     alert_delivery_ids: list[str] = field(default_factory=list)
     submit_run_ids: list[str] = field(default_factory=list)
     cancel_calls: int = 0
+    fired_triggers: list[AcceptedTrigger] = field(default_factory=list)  # announce them
 
 
 @dataclass(frozen=True)
@@ -293,14 +298,23 @@ class _Recorder:
                 run = by_id.get(self.watched[databricks_run_id].run_id)
                 if run is None or run.status not in RunStatus.ACTIVE:
                     continue
+                was_running = run.status == RunStatus.RUNNING
                 if apply_run_info(run, info, {}):
                     self.report.updated += 1
+                if run.status == RunStatus.RUNNING and not was_running:
+                    # First seen running, this attempt: announce it. Only on the change,
+                    # so a sweep over 2,000 running runs costs no emit; emitting is
+                    # idempotent per attempt, so a start seen twice is told once.
+                    self.report.alert_delivery_ids += emit_run_event(
+                        session, run=run, event_type="run.started", settings=self.settings, now=now
+                    )
                 self.report.alert_delivery_ids += _duration_warning(
                     session, run, sources.get(run.workflow_id), now, self.settings
                 )
 
     def _record_ending(self, databricks_run_id: int, info: RunInfo) -> None:
-        errors = _failed_task_errors(self.client, self.report, info)
+        errors = failed_task_errors(self.client, info)
+        self.report.api_calls += len(errors)
         with self.sessions.begin() as session:
             run = runs_repo.get_run(
                 session, run_id=self.watched[databricks_run_id].run_id, with_tasks=True
@@ -322,6 +336,7 @@ class _Recorder:
                 self.report.ended_run_ids.append(run.id)
             self.report.alert_delivery_ids += concluded.alert_delivery_ids
             self.report.submit_run_ids += concluded.submit_run_ids
+            self.report.fired_triggers += concluded.fired_triggers
 
 
 def _duration_warning(
@@ -344,22 +359,6 @@ def _duration_warning(
         detail={"limit_seconds": limit, "elapsed_seconds": round(elapsed)},
         settings=settings,
     )
-
-
-def _failed_task_errors(
-    client: DatabricksClient, report: PollReport, info: RunInfo
-) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for task in latest_attempts(info.tasks).values():
-        if state_value(task.result_state) in FAILED_TASK_RESULTS:
-            report.api_calls += 1
-            try:
-                output = client.get_run_output(task.run_id)
-            except NotFound:
-                errors[task.task_key] = task.state_message or ""
-                continue
-            errors[task.task_key] = output.error or task.state_message or ""
-    return errors
 
 
 def _ms(moment: datetime) -> int:

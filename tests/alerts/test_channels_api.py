@@ -98,3 +98,48 @@ def test_test_alert_then_history_then_redeliver(api: Api) -> None:  # noqa: F811
     assert client.get("/api/v1/alerts", params={"status": "weird"}).status_code == 422
     assert client.get("/api/v1/alerts", params={"before": "garbage"}).status_code == 422
     assert client.post("/api/v1/alerts/nope/redeliver").status_code == 404
+
+
+def test_subscriptions_name_databricks_jobs_by_id_name_and_tag(api: Api) -> None:  # noqa: F811
+    client = api.client
+    client.post("/api/v1/channels", json={"name": "finance"})
+    bad = client.post(
+        "/api/v1/channels/finance/subscriptions",
+        json={
+            "kind": "email",
+            "target": "finance@example.com",
+            "jobs": [123, "", -4, True, 1.5, {"id": 1}],
+            "job_tags": {"team": 7},
+        },
+    )
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert sorted(e["path"] for e in bad.json()["errors"]) == [
+        "$.job_tags.team",
+        "$.jobs[1]",
+        "$.jobs[2]",
+        "$.jobs[3]",
+        "$.jobs[4]",
+        "$.jobs[5]",
+    ]
+    created = client.post(
+        "/api/v1/channels/finance/subscriptions",
+        json={
+            "kind": "email",
+            "target": "finance@example.com",
+            "jobs": [123, "billing-export", "123", " nightly "],
+            "job_tags": {"team": "finance", "tier": "*"},
+        },
+    )
+    assert created.status_code == 201, created.text
+    subscription = created.json()
+    # Ids and names are kept as text (a route matches either), once each.
+    assert subscription["jobs"] == ["123", "billing-export", "nightly"]
+    assert subscription["job_tags"] == {"team": "finance", "tier": "*"}
+    assert client.get("/api/v1/channels/finance").json()["subscriptions"] == [subscription]
+    # A subscription made without them says so: it names no jobs.
+    plain = client.post(
+        "/api/v1/channels/finance/subscriptions",
+        json={"kind": "email", "target": "all@example.com"},
+    ).json()
+    assert (plain["jobs"], plain["job_tags"]) == ([], {})

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from service.alerts import deliver, verify_signature
-from service.alerts._chat_formats import slack_message, teams_message
+from service.alerts._chat_formats import _slack_text, slack_message, teams_message
 from service.settings import Settings
 from tests.alerts.conftest import SIGNING_SECRET, HTTPReceiver
 
@@ -142,3 +142,57 @@ def test_chat_formats_are_sent_signed(
         request.body,
         request.headers["webhook-signature"],
     )
+
+
+def mrkdwn_texts(message: dict[str, Any]) -> list[str]:
+    """Every string Slack parses as mrkdwn: the top-level text and each mrkdwn object."""
+    found = [message["text"]]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                found.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message["blocks"])
+    return found
+
+
+def test_slack_text_from_data_is_escaped(failed_run_payload: dict[str, Any]) -> None:
+    hostile = "<!channel> see <https://evil.example|click> & <@U123>"
+    payload = {
+        **failed_run_payload,
+        "workflow": {"name": "etl <!here>"},
+        "failed_tasks": [{"task_key": "t<1>", "result_state": "FAILED", "error": hostile}],
+        "detail": {"reason": "<!subteam^S1>"},
+        "suppressed_since_last_alert": 2,
+    }
+    message = slack_message(payload)
+    check_slack(message)
+    texts = mrkdwn_texts(message)
+    assert len(texts) >= 4  # text, fields, the detail section, the task section
+    for text in texts:
+        # No control sequence survives: no mention, no disguised link.
+        assert "<" not in text and ">" not in text, text
+    joined = "\n".join(texts)
+    assert "&lt;!channel&gt; see &lt;https://evil.example|click&gt; &amp; &lt;@U123&gt;" in joined
+    assert "etl &lt;!here&gt;" in message["text"]
+    assert "&lt;!subteam^S1&gt;" in joined
+    # plain_text is shown as written (Slack parses no mentions or links there).
+    header = message["blocks"][0]
+    assert header["text"]["type"] == "plain_text" and "etl <!here>" in header["text"]["text"]
+
+
+@pytest.mark.parametrize("offset", range(6))
+def test_escaping_never_splits_an_entity_at_a_limit(offset: int) -> None:
+    # Every position of the cut relative to an "&amp;", "&lt;" or "&gt;".
+    text = _slack_text("x" * offset + "&<>" * 100, 40)
+    assert len(text) <= 40 and text.endswith("…")
+    body = text.removesuffix("…")
+    for entity in ("&amp;", "&lt;", "&gt;"):
+        body = body.replace(entity, "")
+    assert "&" not in body and set(body) <= {"x"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 
 from service.alerts import DeliveryError, deliver
+from service.alerts._chat_formats import slack_message, teams_message
+from service.alerts._email_message import render_email
 from service.settings import Settings
 from tests.alerts.conftest import SMTP_PASSWORD, SMTP_USER, SMTPFixture
 
@@ -45,6 +48,11 @@ def assert_names_the_failure(message: EmailMessage) -> None:
     assert "Open in Lockgate: https://lockgate.example.com/api/v1/runs/run-7f3a" in body
     assert "4242" in body
     assert "3m 5s" in body
+    lines = body.splitlines()
+    # The attempt, the state and the trigger that started the run, each on its own line.
+    assert "Attempt:        1" in lines
+    assert "State:          FAILED" in lines
+    assert "Trigger:        schedule nightly" in lines
 
 
 def test_email_arrives_over_smtp(
@@ -279,3 +287,108 @@ def test_minimal_payload_still_renders(make_settings: Callable[..., Settings]) -
     message = parse((settings.mailbox_dir / "dlv-8.eml").read_bytes())
     assert message["Subject"] == "[Lockgate] run.succeeded: no workflow"
     assert "No failed tasks." in body_of(message)
+
+
+def test_the_html_part_carries_the_same_facts_escaped(failed_run_payload: dict[str, Any]) -> None:
+    payload = {
+        **failed_run_payload,
+        "failed_tasks": [
+            {
+                "task_key": "data-validation",
+                "result_state": "FAILED",
+                "error": "<script>alert('x')</script> & more",
+            }
+        ],
+    }
+    message = render_email(
+        payload, to="a@company.com", sender="lockgate@alerts.example.com", delivery_id="d-h"
+    )
+    html_part = message.get_body(("html",))
+    assert html_part is not None and html_part.get_content_type() == "text/html"
+    html = html_part.get_content()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; more" in html
+    assert "<th align='left'>Attempt</th><td>1</td>" in html
+    assert "<th align='left'>Trigger</th><td>schedule nightly</td>" in html
+    # The plain part keeps the text as written: it is not markup.
+    assert "<script>alert('x')</script> & more" in body_of(message)
+
+
+def running(payload: dict[str, Any], event_type: str, **detail: Any) -> dict[str, Any]:
+    """``payload`` as emitted for an event of a run that has not ended."""
+    run = {**payload["run"], "result_state": "RUNNING", "ended_at": None}
+    return {**payload, "event_type": event_type, "run": run, "detail": detail}
+
+
+NOT_AN_ENDING = [
+    (
+        "run.duration_warning",
+        {"limit_seconds": 60.0, "elapsed_seconds": 95},
+        "Duration warning (95 s > 60 s): comprehensive-etl-pipeline run run-7f3a",
+    ),
+    (
+        "run.retrying",
+        {"next_attempt": 2, "max_attempts": 3, "mode": "resubmit"},
+        "Retrying (attempt 2 of 3): comprehensive-etl-pipeline run run-7f3a"
+        " - data-validation: ValueError: 17 rows without customer_id",
+    ),
+    (
+        "run.retries_exhausted",
+        {"attempts": 3, "retries_exhausted": "FAILED after 3 of 3 attempts"},
+        "Retries exhausted (after 3 attempts): comprehensive-etl-pipeline run run-7f3a"
+        " - data-validation: ValueError: 17 rows without customer_id",
+    ),
+    ("run.started", {}, "Started: comprehensive-etl-pipeline run run-7f3a"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "detail", "expected"), NOT_AN_ENDING)
+def test_events_that_are_not_an_ending_lead_with_the_event(
+    failed_run_payload: dict[str, Any], event_type: str, detail: dict[str, Any], expected: str
+) -> None:
+    payload = running(failed_run_payload, event_type, **detail)
+    if event_type in ("run.duration_warning", "run.started"):
+        payload["failed_tasks"] = []
+    message = render_email(
+        payload, to="a@company.com", sender="lockgate@alerts.example.com", delivery_id="d-e"
+    )
+    assert message["Subject"] == f"[Lockgate] {expected}"
+    # Slack's fallback text is mrkdwn: its ">" is written as an entity.
+    assert slack_message(payload)["text"] == html.escape(expected, quote=False)
+    body = body_of(message)
+    for key, value in detail.items():
+        label = key.replace("_", " ").capitalize() + ":"
+        assert f"{label:<16}{value}" in body.splitlines()
+
+
+def test_an_ending_still_leads_with_its_state(failed_run_payload: dict[str, Any]) -> None:
+    timed_out = {
+        **failed_run_payload,
+        "event_type": "run.timed_out",
+        "run": {**failed_run_payload["run"], "result_state": "TIMEDOUT"},
+    }
+    assert slack_message(timed_out)["text"].startswith("TIMEDOUT: comprehensive-etl-pipeline")
+
+
+def test_slack_and_teams_show_the_event_detail_and_the_folded_repeats(
+    failed_run_payload: dict[str, Any],
+) -> None:
+    payload = {
+        **running(failed_run_payload, "run.duration_warning", limit_seconds=60, elapsed_seconds=95),
+        "suppressed_since_last_alert": 4,
+    }
+    slack = slack_message(payload)
+    fields = [f["text"] for b in slack["blocks"] for f in b.get("fields", [])]
+    # Attempt, state and trigger, as the email has them.
+    assert {"*Attempt*\n1", "*State*\nRUNNING", "*Trigger*\nschedule nightly"} <= set(fields)
+    texts = [b["text"]["text"] for b in slack["blocks"] if b["type"] == "section" and "text" in b]
+    assert "*Suppressed since last alert:* 4\n*Limit seconds:* 60\n*Elapsed seconds:* 95" in texts
+    card = teams_message(payload)["attachments"][0]["content"]
+    [fact_set] = [e for e in card["body"] if e["type"] == "FactSet"]
+    teams_facts = {f["title"]: f["value"] for f in fact_set["facts"]}
+    assert teams_facts["Suppressed since last alert"] == "4"
+    assert (teams_facts["Limit seconds"], teams_facts["Elapsed seconds"]) == ("60", "95")
+    assert teams_facts["Attempt"] == "1" and teams_facts["Trigger"] == "schedule nightly"
+    # Nothing folded, nothing said about it.
+    quiet = slack_message({**payload, "suppressed_since_last_alert": 0})
+    assert "Suppressed" not in str(quiet)

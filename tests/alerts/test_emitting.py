@@ -223,3 +223,126 @@ def test_run_events_and_run_less_events(
     assert by_event["run.duration_warning"].payload["detail"]["elapsed_seconds"] == 95
     assert by_event["trigger.rejected"].run_id is None
     assert by_event["trigger.rejected"].target == "ops@example.com"
+
+
+def subscribe(
+    sessions: sessionmaker[Session], target: str, event_types: list[str], *, kind: str = "email"
+) -> None:
+    with sessions.begin() as session:
+        channel = channels_repo.get_channel(session, name="ops") or channels_repo.create_channel(
+            session, name="ops", description=None
+        )
+        channels_repo.add_subscription(
+            session,
+            channel=channel,
+            kind=kind,
+            target=target,
+            format="generic",
+            event_types=event_types,
+            workflows=[],
+            workflow_tags={},
+        )
+
+
+def jobs_json_workflow(sessions: sessionmaker[Session], **extra: Any) -> str:
+    """A workflow written as Databricks Jobs JSON, with job- and task-level lists."""
+    source = {
+        "name": "orders",
+        "email_notifications": {"on_failure": ["job-owner@example.com"]},
+        "tasks": [
+            {
+                "task_key": "load",
+                "notebook_task": {"notebook_path": "/Shared/load"},
+                "email_notifications": {"on_failure": ["load-team@example.com"]},
+                "notification_settings": {"alert_on_last_attempt": True},
+            },
+            {
+                "task_key": "clean",
+                "notebook_task": {"notebook_path": "/Shared/clean"},
+                "email_notifications": {"on_failure": ["clean-team@example.com"]},
+            },
+        ],
+        **extra,
+    }
+    with sessions.begin() as session:
+        return workflows_repo.create_workflow(session, name="orders", source=source).id
+
+
+def test_jobs_json_email_notifications_on_failure_make_a_delivery(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    run_id = failed_run(sessions, jobs_json_workflow(sessions), "k1")
+    finish(sessions, run_id, settings)
+    # The job's list; the task lists hear only their own task failing ("load" here).
+    assert sorted((d.target, d.event_type) for d in deliveries(sessions)) == [
+        ("job-owner@example.com", "run.failed"),
+        ("load-team@example.com", "run.failed"),
+    ]
+
+
+def test_seed_webhooks_on_failure_make_a_delivery(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    workflow_id = workflow(
+        sessions, webhooks={"on_failure": ["https://hooks.example.com/etl-failed"]}
+    )
+    run_id = failed_run(sessions, workflow_id, "k1")
+    ids = finish(sessions, run_id, settings)
+    by_target = {d.target: d for d in deliveries(sessions)}
+    assert set(by_target) == {"owner@example.com", "https://hooks.example.com/etl-failed"}
+    hook = by_target["https://hooks.example.com/etl-failed"]
+    assert (hook.channel, hook.event_type, hook.format) == ("webhook", "run.failed", "generic")
+    assert hook.id in ids and hook.payload["failed_tasks"][0]["task_key"] == "load"
+
+
+def test_alert_on_last_attempt_silences_only_the_tasks_own_lists(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    workflow_id = jobs_json_workflow(sessions)
+    subscribe(sessions, "retries@example.com", ["run.retrying"])
+    run_id = failed_run(sessions, workflow_id, "k1")
+    with sessions.begin() as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        run.tasks.append(TaskRun(task_key="clean", result_state="FAILED", error="clean failed"))
+        session.flush()
+        emit_run_event(session, run=run, event_type="run.retrying", settings=settings)
+    # "load" waits for its last attempt; "clean" did not ask to; the channel asked for
+    # retries. (The job's own list never hears retries.)
+    assert sorted(d.target for d in deliveries(sessions)) == [
+        "clean-team@example.com",
+        "retries@example.com",
+    ]
+
+
+def test_the_throttle_lets_a_turn_to_failure_through(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        alert_dedupe_window_seconds=0,
+        alert_throttle_window_seconds=3600,
+        alert_throttle_limit=2,
+    )
+    workflow_id = workflow(sessions)
+    subscribe(sessions, "everything@example.com", [])
+    now = utcnow()
+    outcomes = ["failed", "succeeded", "succeeded", "failed", "failed"]
+    for minute, status in enumerate(outcomes):
+        run_id = failed_run(sessions, workflow_id, f"k{minute}", status=status)
+        finish(sessions, run_id, settings, now=now + timedelta(minutes=minute))
+    told = [
+        (d.event_type, d.status)
+        for d in deliveries(sessions)
+        if d.target == "everything@example.com"
+    ]
+    assert told == [
+        ("run.failed", DeliveryStatus.PENDING),
+        ("run.succeeded", DeliveryStatus.PENDING),
+        # The limit (2) is reached: more good news folds into the latest alert ...
+        ("run.succeeded", DeliveryStatus.SUPPRESSED),
+        # ... but the turn to failure is told, or the target would believe all is well.
+        ("run.failed", DeliveryStatus.PENDING),
+        # Once told, more failures fold.
+        ("run.failed", DeliveryStatus.SUPPRESSED),
+    ]

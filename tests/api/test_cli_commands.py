@@ -60,6 +60,38 @@ def test_channels_subscribe_test_alert_and_unsubscribe(cli: typer.Typer, api: Ap
         assert channel["subscriptions"] == []
 
 
+def test_subscribe_to_databricks_jobs_by_id_name_and_tag(cli: typer.Typer, api: Api) -> None:
+    _ok(cli, "channels", "create", "finance")
+    made = json.loads(
+        _ok(
+            cli,
+            "channels",
+            "subscribe",
+            "finance",
+            "--email",
+            "finance@example.com",
+            "--job",
+            "123",
+            "--job",
+            "billing-export",
+            "--job-tag",
+            "team=finance",
+            "--job-tag",
+            "tier=*",
+        )
+    )
+    assert made["jobs"] == ["123", "billing-export"]
+    assert made["job_tags"] == {"team": "finance", "tier": "*"}
+    assert (made["workflows"], made["workflow_tags"]) == ([], {})
+    [channel] = json.loads(_ok(cli, "channels", "list"))["channels"]
+    assert channel["subscriptions"] == [made]
+    result = CliRunner().invoke(
+        cli, ["channels", "subscribe", "finance", "--email", "a@b.example", "--job-tag", "team"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "lockgate: --job-tag 'team' is not KEY=VALUE"
+
+
 def test_a_bad_subscription_is_one_line_and_exit_1(cli: typer.Typer) -> None:
     result = CliRunner().invoke(cli, ["channels", "subscribe", "nope", "--email", "a@b.example"])
     assert result.exit_code == 1

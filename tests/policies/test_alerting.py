@@ -48,12 +48,13 @@ INLINE = inline_routes(
         ("run.timed_out", ["fail@x.com", "https://hooks.example.com/f"]),
         ("run.canceled", ["fail@x.com", "https://hooks.example.com/f"]),
         ("run.skipped", ["fail@x.com", "https://hooks.example.com/f"]),
-        ("run.retries_exhausted", ["fail@x.com", "https://hooks.example.com/f"]),
         ("expectation.missed", ["fail@x.com", "https://hooks.example.com/f"]),
         # Not for the workflow's own lists: retried failures (Databricks doesn't either),
-        # rejected triggers (strangers could page the owners) and duration warnings
-        # (Databricks has its own list for those).
+        # retries running out (the final failure tells them, once), rejected triggers
+        # (strangers could page the owners) and duration warnings (Databricks has its own
+        # list for those).
         ("run.retrying", []),
+        ("run.retries_exhausted", []),
         ("trigger.rejected", []),
         ("run.duration_warning", []),
     ],
@@ -71,8 +72,6 @@ def test_inline_lists_map_to_event_types(event_type: str, targets: list[str]) ->
         ({"no_alert_for_skipped_runs": True}, "run.failed", True),
         ({"no_alert_for_canceled_runs": True}, "run.canceled", False),
         ({"no_alert_for_canceled_runs": True}, "run.skipped", True),
-        ({"alert_on_last_attempt": True}, "run.retrying", False),
-        ({"alert_on_last_attempt": True}, "run.retries_exhausted", True),
         ({}, "run.retrying", True),
     ],
 )
@@ -112,8 +111,79 @@ def test_task_routes_hear_only_their_own_task_failing() -> None:
     assert [r.target for r in route(event(), routes)] == ["load-team@x.com"]
     # A task's own list hears each failed attempt unless alert_on_last_attempt is set.
     assert [r.target for r in route(event("run.retrying"), routes)] == ["load-team@x.com"]
-    last_only = AlertRoutes(routes=task_routes, alert_on_last_attempt=True)
-    assert route(event("run.retrying"), last_only) == []
+    last_only = inline_routes(
+        {"on_failure": ["load-team@x.com"]}, {}, task_key="load", alert_on_last_attempt=True
+    )
+    assert route(event("run.retrying"), AlertRoutes(routes=last_only)) == []
+    assert [r.target for r in route(event(), AlertRoutes(routes=last_only))] == ["load-team@x.com"]
+
+
+def test_alert_on_last_attempt_keeps_retries_from_the_tasks_own_lists_only() -> None:
+    """Databricks' scope: the task's recipients wait for the last attempt; a channel that
+    subscribed to retries, and another task's list, still hear them."""
+    routes = AlertRoutes(
+        routes=(
+            *inline_routes(
+                {"on_failure": ["load-team@x.com"]}, {}, task_key="load", alert_on_last_attempt=True
+            ),
+            *inline_routes({"on_failure": ["clean-team@x.com"]}, {}, task_key="clean"),
+            Route(
+                channel="webhook",
+                target="https://hooks.example.com/retries",
+                event_types=frozenset({"run.retrying"}),
+                channel_name="ops",
+            ),
+        )
+    )
+    retrying = event("run.retrying", failing_tasks=("load", "clean"))
+    assert [r.target for r in route(retrying, routes)] == [
+        "clean-team@x.com",
+        "https://hooks.example.com/retries",
+    ]
+
+
+FINAL = frozenset({"run.failed"})
+
+
+@pytest.mark.parametrize(
+    ("subscribed", "told_exhausted"),
+    [
+        (frozenset(), False),  # everything: the final failure told it, once
+        (frozenset({"run.failed", "run.retries_exhausted"}), False),
+        (frozenset({"run.retries_exhausted"}), True),  # only this: it hears it
+        (frozenset({"run.succeeded"}), False),  # neither
+    ],
+)
+def test_retries_exhausted_reaches_only_targets_the_final_failure_did_not(
+    subscribed: frozenset[str], told_exhausted: bool
+) -> None:
+    subscription = Route(
+        channel="email", target="ops@x.com", event_types=subscribed, channel_name="ops"
+    )
+    routes = AlertRoutes(routes=(*INLINE, subscription))
+    final_targets = [r.target for r in route(event("run.failed"), routes)]
+    exhausted = route(event("run.retries_exhausted", covered_by=FINAL), routes)
+    assert [r.target for r in exhausted] == (["ops@x.com"] if told_exhausted else [])
+    # One failure, at most one alert per target across the two events.
+    every = final_targets + [r.target for r in exhausted]
+    assert len(every) == len(set(every))
+
+
+def test_a_target_covered_by_any_of_its_routes_is_not_told_twice() -> None:
+    # The same address on the workflow's on_failure list and on a channel subscribed to
+    # run.retries_exhausted alone: the list told it about the failure.
+    routes = AlertRoutes(
+        routes=(
+            *INLINE,
+            Route(
+                channel="email",
+                target="fail@x.com",
+                event_types=frozenset({"run.retries_exhausted"}),
+                channel_name="ops",
+            ),
+        )
+    )
+    assert route(event("run.retries_exhausted", covered_by=FINAL), routes) == []
 
 
 def test_one_request_per_target_even_when_listed_twice() -> None:
@@ -219,6 +289,90 @@ def test_throttle_stops_a_flapping_workflow_flooding_a_target() -> None:
     # throttle_limit 0 turns throttling off.
     unlimited = AlertRoutes(routes=routes.routes, dedupe_window=timedelta(0), throttle_limit=0)
     assert route(event("run.succeeded"), unlimited, flapping)[0].folded_into is None
+
+
+def kinds(*event_types: str) -> list[PastAlert]:
+    """Alerts to a@x.com for workflow etl, oldest first, one every ten minutes up to T0."""
+    count = len(event_types)
+    return [
+        PastAlert(
+            delivery_id=f"d{i}",
+            channel="email",
+            target="a@x.com",
+            alert_key=compute_alert_key(event(kind)),
+            workflow_name="etl",
+            created_at=T0 - timedelta(minutes=10 * (count - i)),
+            sent=True,
+            event_type=kind,
+        )
+        for i, kind in enumerate(event_types)
+    ]
+
+
+THROTTLED = AlertRoutes(
+    routes=(Route(channel="email", target="a@x.com"),),
+    dedupe_window=timedelta(minutes=5),
+    throttle_window=timedelta(hours=1),
+    throttle_limit=2,
+)
+
+
+@pytest.mark.parametrize(
+    ("history", "event_type", "throttled"),
+    [
+        # Last told "succeeded": a failure now is news, whatever the limit says.
+        (["run.failed", "run.succeeded"], "run.failed", False),
+        (["run.failed", "run.succeeded"], "run.timed_out", False),
+        (["run.failed", "run.succeeded"], "run.retrying", False),
+        (["run.failed", "run.started"], "expectation.missed", False),
+        # Last told bad news: more of it folds (the flood stays bounded).
+        (["run.succeeded", "run.failed"], "run.timed_out", True),
+        (["run.succeeded", "run.failed"], "run.failed", True),
+        # Good news is throttled either way.
+        (["run.failed", "run.succeeded"], "run.started", True),
+        (["run.succeeded", "run.failed"], "run.succeeded", True),
+    ],
+)
+def test_the_throttle_never_hides_a_turn_to_failure(
+    history: list[str], event_type: str, throttled: bool
+) -> None:
+    [request] = route(event(event_type, failing_tasks=("other",)), THROTTLED, kinds(*history))
+    assert (request.fold_reason == "throttled") is throttled
+    assert request.folded_into == ("d1" if throttled else None)
+
+
+def test_a_flapping_workflow_is_still_bounded() -> None:
+    """Fail, succeed, fail ... for two hours at limit 2: what reaches the target."""
+    history: list[PastAlert] = []
+    sent: list[str] = []
+    for minute in range(0, 120, 5):
+        kind = "run.failed" if (minute // 5) % 2 == 0 else "run.succeeded"
+        now = T0 + timedelta(minutes=minute)
+        flap = event(kind, occurred_at=now, occurrence=f"run:{minute}")
+        [request] = route(flap, THROTTLED, history)
+        if request.folded_into is None:
+            sent.append(f"{minute} {kind}")
+            history.append(
+                PastAlert(
+                    delivery_id=f"d{minute}",
+                    channel="email",
+                    target="a@x.com",
+                    alert_key=request.alert_key,
+                    workflow_name="etl",
+                    created_at=now,
+                    sent=True,
+                    event_type=kind,
+                )
+            )
+    # The limit (2), plus the turn back to failure after the last "succeeded" sent: at
+    # most one alert over the limit per window, and the target's last word is "failed".
+    assert sent == [
+        "0 run.failed",
+        "5 run.succeeded",
+        "10 run.failed",
+        "65 run.succeeded",
+        "70 run.failed",
+    ]
 
 
 def test_same_occurrence_same_dedupe_key_new_attempt_new_key() -> None:

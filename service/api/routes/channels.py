@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from service.alerts import send_test_alert, subscription_issues
 from service.api.deps import AdminAccess, ReadAccess, SenderDep, SessionDep, SettingsDep
@@ -17,6 +17,24 @@ from service.store.repositories import alert_channels as channels_repo
 router = APIRouter(prefix="/api/v1/channels", tags=["alerting"])
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
+MAX_JOB_NAME_CHARS = 500
+
+
+def _job_selector(value: object) -> str:
+    """A Databricks job id (an integer, given as a number) or a job name; stored as text,
+    since a route matches either against the job's id and its name."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError("a job id is a positive integer")
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        if len(value.strip()) > MAX_JOB_NAME_CHARS:
+            raise ValueError(f"a job name has at most {MAX_JOB_NAME_CHARS} characters")
+        return value.strip()
+    raise ValueError("must be a job id (a positive integer) or a job name (a non-empty string)")
+
+
+JobSelector = Annotated[str, BeforeValidator(_job_selector)]
 
 
 class ChannelCreate(BaseModel):
@@ -33,6 +51,14 @@ class SubscriptionCreate(BaseModel):
     workflow_tags: dict[str, str] = Field(
         default_factory=dict, description='tags the workflow must have ("*": any value)'
     )
+    jobs: list[JobSelector] = Field(
+        default_factory=list,
+        description="Databricks job ids or names: naming jobs or job tags makes the "
+        "subscription hear those jobs' runs, also when Lockgate did not start them",
+    )
+    job_tags: dict[str, str] = Field(
+        default_factory=dict, description='tags the Databricks job must have ("*": any value)'
+    )
 
 
 def subscription_view(subscription: AlertSubscription) -> dict[str, Any]:
@@ -44,6 +70,10 @@ def subscription_view(subscription: AlertSubscription) -> dict[str, Any]:
         "event_types": subscription.event_types,
         "workflows": subscription.workflows,
         "workflow_tags": subscription.workflow_tags,
+        "jobs": subscription.jobs,
+        "job_tags": subscription.job_tags,
+        # "pending": a self-service address that has not confirmed yet (hears nothing).
+        "status": subscription.status,
         "created_at": subscription.created_at.isoformat(),
     }
 
@@ -122,6 +152,8 @@ def subscribe(
         event_types=list(dict.fromkeys(body.event_types)),
         workflows=list(dict.fromkeys(body.workflows)),
         workflow_tags=body.workflow_tags,
+        jobs=list(dict.fromkeys(body.jobs)),
+        job_tags=body.job_tags,
     )
     session.commit()
     return subscription_view(subscription)

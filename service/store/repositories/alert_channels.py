@@ -50,6 +50,8 @@ def add_subscription(
     event_types: list[str],
     workflows: list[str],
     workflow_tags: dict[str, Any],
+    jobs: list[str] | None = None,
+    job_tags: dict[str, Any] | None = None,
 ) -> AlertSubscription:
     subscription = AlertSubscription(
         channel_id=channel.id,
@@ -59,6 +61,8 @@ def add_subscription(
         event_types=event_types,
         workflows=workflows,
         workflow_tags=workflow_tags,
+        jobs=list(jobs or []),
+        job_tags=dict(job_tags or {}),
     )
     session.add(subscription)
     session.flush()
