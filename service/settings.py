@@ -232,6 +232,18 @@ class Settings(BaseSettings):
     # (docker stop waits 10 s, Kubernetes 30 s by default).
     shutdown_grace_seconds: float = Field(default=8.0, ge=0)
 
+    # --- console (issue 11): add fields below this line ---
+    # How long a console sign-in lasts (absolute: the session ends this long after sign-in).
+    console_session_seconds: float = Field(default=12 * 3600, gt=0)
+    # How often a console page's live stream (server-sent events) looks for changes.
+    console_stream_interval_seconds: float = Field(default=1.0, gt=0)
+    # Signs self-service subscription links (confirm, one-click unsubscribe). Unlike
+    # alert_signing_secret it is never shared with receivers; in production the
+    # development value is refused and mails go out without unsubscribe links.
+    subscription_secret: SecretStr = SecretStr("lockgate-development-subscription-secret")
+    # How long a subscription's confirmation link works.
+    subscription_confirm_seconds: float = Field(default=48 * 3600, gt=0)
+
     @property
     def alert_egress_networks(self) -> tuple[str, ...]:
         if self.alert_egress_allowed_networks is not None:

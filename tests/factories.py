@@ -26,6 +26,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "sweep_interval_seconds": 1.0,
         "stuck_after_seconds": 3.0,
         "alert_backoff_seconds": 0.5,
+        # A worker SIGKILLed mid-sweep holds the poll lock until it expires: keep that short.
+        "poll_lock_seconds": 10.0,
     }
     values.update(overrides)
     if "database_url" not in values:  # made only when needed: on PostgreSQL it's a new database

@@ -19,6 +19,7 @@ def deliver(
     delivery_id: str,
     settings: Settings,
     format: str = "generic",
+    subscription_id: str | None = None,
 ) -> None:
     """Deliver once; the caller owns retries, backoff and dead-lettering.
 
@@ -26,9 +27,17 @@ def deliver(
     ``webhook-id``, the email's Message-ID and the mailbox file name, which is how
     receivers recognise a retry of an alert they already have. ``format`` (webhooks
     only): ``generic`` JSON, ``slack`` blocks or a ``teams`` Adaptive Card.
+    ``subscription_id`` (email only) is the named-channel subscription the alert goes to:
+    its mail carries that subscription's one-click unsubscribe link.
     """
     if channel == "email":
-        send_email(target=target, payload=payload, delivery_id=delivery_id, settings=settings)
+        send_email(
+            target=target,
+            payload=payload,
+            delivery_id=delivery_id,
+            settings=settings,
+            subscription_id=subscription_id,
+        )
     elif channel == "webhook":
         post_webhook(
             url=target,

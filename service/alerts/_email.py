@@ -5,9 +5,10 @@ With ``settings.smtp_host`` unset (``lockgate up``, development) the message is 
 visible without a mail server. Writing is atomic (temp file, then rename) and keyed by the
 delivery id, so a retried delivery replaces its file instead of adding a second one.
 
-SMTP failures are classified by reply code: 4xx is transient, 5xx permanent. Connection
-refused, resets and timeouts are transient; a failed certificate check or a server lacking
-STARTTLS/AUTH is configuration, so permanent.
+``send_message`` sends any rendered mail the same way (the subscription confirmation mail
+uses it too). SMTP failures are classified by reply code: 4xx is transient, 5xx
+permanent. Connection refused, resets and timeouts are transient; a failed certificate
+check or a server lacking STARTTLS/AUTH is configuration, so permanent.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 from service.alerts._email_message import envelope_address, render_email, safe_delivery_id
 from service.alerts._errors import DeliveryError
+from service.alerts._optin_tokens import OptInUnavailable, unsubscribe_url
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -33,29 +35,59 @@ _MAX_REPLY_CHARS = 200
 
 
 def send_email(
-    *, target: str, payload: Mapping[str, Any], delivery_id: str, settings: Settings
+    *,
+    target: str,
+    payload: Mapping[str, Any],
+    delivery_id: str,
+    settings: Settings,
+    subscription_id: str | None = None,
 ) -> None:
-    message = render_email(payload, to=target, sender=settings.mail_from, delivery_id=delivery_id)
-    extra = {"delivery_id": delivery_id, "channel": "email", "recipient": target}
+    """One alert mail. A subscription's mail carries its one-click unsubscribe link; an
+    inline recipient (a workflow's own list) has nothing to unsubscribe from."""
+    message = render_email(
+        payload,
+        to=target,
+        sender=settings.mail_from,
+        delivery_id=delivery_id,
+        unsubscribe_url=_unsubscribe_link(settings, subscription_id),
+    )
+    send_message(message, target=target, file_id=delivery_id, settings=settings)
+
+
+def send_message(message: EmailMessage, *, target: str, file_id: str, settings: Settings) -> None:
+    """Send a rendered mail over SMTP, or write it to the mailbox folder as
+    ``<file_id>.eml`` when no SMTP host is set; raises ``DeliveryError``."""
+    extra = {"delivery_id": file_id, "channel": "email", "recipient": target}
     if settings.smtp_host is None:
-        path = _write_to_mailbox(message, mailbox_dir=settings.mailbox_dir, delivery_id=delivery_id)
-        logger.info("alert email written to mailbox %s", path, extra=extra)
+        path = _write_to_mailbox(message, mailbox_dir=settings.mailbox_dir, delivery_id=file_id)
+        logger.info("email written to mailbox %s", path, extra=extra)
         return
     started = time.perf_counter()
     try:
         _send_smtp(message, target=target, settings=settings, smtp_host=settings.smtp_host)
     except (smtplib.SMTPException, OSError) as exc:
         error = _classify(exc, host=settings.smtp_host)
-        logger.info("alert email to %s failed: %s", target, error, extra=extra)
+        logger.info("email to %s failed: %s", target, error, extra=extra)
         raise error from exc
     elapsed_ms = (time.perf_counter() - started) * 1000
     logger.info(
-        "alert email sent via %s:%s (%.0f ms)",
+        "email sent via %s:%s (%.0f ms)",
         settings.smtp_host,
         settings.smtp_port,
         elapsed_ms,
         extra=extra,
     )
+
+
+def _unsubscribe_link(settings: Settings, subscription_id: str | None) -> str | None:
+    if subscription_id is None:
+        return None
+    try:
+        return unsubscribe_url(settings, subscription_id=subscription_id)
+    except OptInUnavailable as exc:
+        # Still deliver the alert: losing it would be worse than a mail without the link.
+        logger.warning("alert email sent without an unsubscribe link: %s", exc)
+        return None
 
 
 def _send_smtp(message: EmailMessage, *, target: str, settings: Settings, smtp_host: str) -> None:

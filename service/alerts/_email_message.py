@@ -2,12 +2,18 @@
 
 Rendering reads the payload defensively (``.get`` with defaults): payloads are stored on
 delivery rows and may have been written by an older version of the policy.
+
+A subscription's mail carries RFC 8058 one-click unsubscribe headers and the same link in
+its footer. A workflow's inline recipients get neither: no subscription exists for them to
+leave (the workflow's owners edit its list), so the footer says where the address comes
+from instead; a List-Unsubscribe that could not unsubscribe would be a false promise.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses
@@ -16,16 +22,26 @@ from typing import Any
 
 from service.alerts._chat_formats import facts, headline, links, section
 from service.alerts._errors import DeliveryError
+from service.alerts._event_facts import detail_facts
 
 _MAX_SUBJECT_CHARS = 200
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+# Headers fold at whitespace; a List-Unsubscribe URL has none, and at the default 78
+# columns the library would turn it into RFC 2047 encoded-words, which mail clients do
+# not read as a URL. RFC 5322 allows lines of up to 998 characters.
+MAIL_POLICY = policy.default.clone(max_line_length=998)
 
 
 def render_email(
-    payload: Mapping[str, Any], *, to: str, sender: str, delivery_id: str
+    payload: Mapping[str, Any],
+    *,
+    to: str,
+    sender: str,
+    delivery_id: str,
+    unsubscribe_url: str | None = None,
 ) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=MAIL_POLICY)
     message["Subject"] = render_subject(payload)
     message["From"] = _address(sender, role="sender")
     message["To"] = _address(to, role="recipient")
@@ -36,10 +52,40 @@ def render_email(
     # RFC 3834: stops vacation responders from answering alert mail.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Lockgate-Event"] = _one_line(str(payload.get("event_type", "")))
-    message["X-Lockgate-Run-Id"] = _one_line(str(section(payload, "run").get("id", "")))
-    message.set_content(render_body(payload, delivery_id=delivery_id))
-    message.add_alternative(render_html(payload, delivery_id=delivery_id), subtype="html")
+    message["X-Lockgate-Run-Id"] = _one_line(str(section(payload, "run").get("id") or ""))
+    job_id = section(payload, "job").get("id")
+    if job_id is not None:
+        message["X-Lockgate-Job-Id"] = _one_line(str(job_id))
+    if unsubscribe_url is not None:
+        # RFC 2369 + RFC 8058: mail clients show an "Unsubscribe" button that POSTs
+        # "List-Unsubscribe=One-Click" to the URL, with no cookies and no page to read.
+        message["List-Unsubscribe"] = f"<{_one_line(unsubscribe_url)}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    why = _why_this_address(payload, subscribed=unsubscribe_url is not None)
+    plain, html_footer = [why] if why else [], [escape(why)] if why else []
+    if unsubscribe_url is not None:
+        plain.append(f"Unsubscribe: {unsubscribe_url}")
+        html_footer.append(f'<a href="{escape(unsubscribe_url, quote=True)}">Unsubscribe</a>')
+    body = render_body(payload, delivery_id=delivery_id)
+    message.set_content(body + (" ".join(plain) + "\n" if plain else ""))
+    message.add_alternative(
+        render_html(payload, delivery_id=delivery_id, footer_html=" ".join(html_footer)),
+        subtype="html",
+    )
     return message
+
+
+def _why_this_address(payload: Mapping[str, Any], *, subscribed: bool) -> str:
+    if subscribed:
+        channel = section(payload, "alert").get("channel")
+        return f"This address is subscribed to channel {channel}." if channel else ""
+    workflow = section(payload, "workflow").get("name")
+    if workflow:
+        return (
+            f"This address is in the alert settings of workflow {workflow}; "
+            "its owners can remove it."
+        )
+    return ""
 
 
 def render_subject(payload: Mapping[str, Any]) -> str:
@@ -56,7 +102,7 @@ def render_body(payload: Mapping[str, Any], *, delivery_id: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_html(payload: Mapping[str, Any], *, delivery_id: str) -> str:
+def render_html(payload: Mapping[str, Any], *, delivery_id: str, footer_html: str = "") -> str:
     """The same content as the plain part; every value escaped (error text is user data)."""
     rows = "".join(
         f"<tr><th align='left'>{escape(label)}</th><td>{escape(value)}</td></tr>"
@@ -80,6 +126,7 @@ def render_html(payload: Mapping[str, Any], *, delivery_id: str) -> str:
         f"<p>{link_items}</p>" if link_items else "",
         f"<p><small>Sent by Lockgate ({escape(str(payload.get('event_type')))}, "
         f"delivery {escape(delivery_id)}).</small></p>",
+        f"<p><small>{footer_html}</small></p>" if footer_html else "",
     ]
     return "<html><body>" + "".join(parts) + "</body></html>\n"
 
@@ -90,11 +137,9 @@ def _email_facts(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("State message", run.get("state_message")),
         ("Started", run.get("started_at")),
         ("Ended", run.get("ended_at")),
-        ("Suppressed since last alert", payload.get("suppressed_since_last_alert")),
     ]
-    detail = section(payload, "detail")
-    extra += [(str(key).replace("_", " ").capitalize(), value) for key, value in detail.items()]
-    return facts(payload) + [(label, str(value)) for label, value in extra if value]
+    run_facts = [(label, str(value)) for label, value in extra if value]
+    return facts(payload) + run_facts + detail_facts(payload)
 
 
 def safe_delivery_id(delivery_id: str) -> str:

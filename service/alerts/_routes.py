@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service.policies.alerting import Route, WebhookFormat, inline_routes
+from service.store.models.alerting import SubscriptionStatus
 from service.store.repositories import alert_channels as channels_repo
 from service.workflows import WorkflowInvalid, parse_workflow
 
@@ -29,7 +30,6 @@ class WorkflowAlerting:
     tags: Mapping[str, str] = field(default_factory=dict)
     no_alert_for_skipped_runs: bool = False
     no_alert_for_canceled_runs: bool = False
-    alert_on_last_attempt: bool = False
     duration_limit_seconds: float | None = None
 
 
@@ -45,18 +45,21 @@ def workflow_alerting(source: Mapping[str, Any]) -> WorkflowAlerting:
     webhook = {**webhook, _DURATION_LIST: _strings(_section(source, "webhooks"), _DURATION_LIST)}
     routes = list(inline_routes(email, webhook))
     tasks = {t.get("task_key"): t for t in source.get("tasks") or [] if isinstance(t, Mapping)}
-    last_attempt_only = False
-    for task_key, (task_email, task_webhook) in definition.task_alert_routes().items():
-        routes += inline_routes(task_email, task_webhook, task_key=task_key)
-        task_settings = _section(tasks.get(task_key) or {}, "notification_settings")
-        last_attempt_only |= task_settings.get("alert_on_last_attempt") is True
     settings = _notification_settings(source)
+    # A task's alert_on_last_attempt keeps its failed attempts from its own lists only
+    # (Databricks' scope); set on the workflow, it is every task's default.
+    every_task_last_only = settings.get("alert_on_last_attempt") is True
+    for task_key, (task_email, task_webhook) in definition.task_alert_routes().items():
+        task_settings = _section(tasks.get(task_key) or {}, "notification_settings")
+        last_only = task_settings.get("alert_on_last_attempt", every_task_last_only) is True
+        routes += inline_routes(
+            task_email, task_webhook, task_key=task_key, alert_on_last_attempt=last_only
+        )
     return WorkflowAlerting(
         routes=tuple(routes),
         tags=_tags(source),
         no_alert_for_skipped_runs=settings.get("no_alert_for_skipped_runs") is True,
         no_alert_for_canceled_runs=settings.get("no_alert_for_canceled_runs") is True,
-        alert_on_last_attempt=last_attempt_only or settings.get("alert_on_last_attempt") is True,
         duration_limit_seconds=duration_limit(source),
     )
 
@@ -101,7 +104,8 @@ def _strings(section: Mapping[str, Any], key: str) -> tuple[str, ...]:
 
 
 def subscription_routes(session: Session) -> tuple[Route, ...]:
-    """Every named channel's subscriptions as routes; ``route`` narrows them per event."""
+    """Every named channel's active subscriptions as routes; ``route`` narrows them per
+    event. A pending one (an address that has not confirmed yet) hears nothing."""
     return tuple(
         Route(
             channel="email" if sub.kind == "email" else "webhook",
@@ -110,10 +114,13 @@ def subscription_routes(session: Session) -> tuple[Route, ...]:
             event_types=frozenset(sub.event_types or ()),
             workflows=frozenset(sub.workflows or ()),
             workflow_tags={str(k): str(v) for k, v in (sub.workflow_tags or {}).items()},
+            jobs=frozenset(str(job) for job in sub.jobs or ()),
+            job_tags={str(k): str(v) for k, v in (sub.job_tags or {}).items()},
             channel_name=channel_name,
             subscription_id=sub.id,
         )
         for channel_name, sub in channels_repo.all_subscriptions(session)
+        if sub.status == SubscriptionStatus.ACTIVE
     )
 
 

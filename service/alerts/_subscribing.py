@@ -27,7 +27,7 @@ from service.alerts._errors import DeliveryError
 from service.policies.alerting import EVENT_TYPES
 from service.settings import Settings
 from service.store.models import utcnow
-from service.store.models.alerting import AlertChannel
+from service.store.models.alerting import AlertChannel, SubscriptionStatus
 from service.store.repositories import alerts as alerts_repo
 
 SUBSCRIPTION_KINDS = ("email", "webhook")
@@ -109,6 +109,8 @@ def send_test_alert(session: Session, *, channel: AlertChannel, settings: Settin
     }
     ids: list[str] = []
     for subscription in channel.subscriptions:
+        if subscription.status != SubscriptionStatus.ACTIVE:
+            continue  # an unconfirmed address gets nothing, a test alert included
         delivery = alerts_repo.insert_delivery(
             session,
             run_id=None,

@@ -173,11 +173,20 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{run_id}: cancel {result['cancel']}")
 
     @runs_app.command("repair")
-    def repair_run(run_id: str, url: ApiUrl = DEFAULT_URL, api_key: ApiKey = "") -> None:
-        """Re-run a failed run's failed tasks and their dependents."""
+    def repair_run(
+        run_id: str,
+        task: Annotated[
+            list[str] | None,
+            typer.Option("--task", help="A task to run again (repeatable); default: the failed"),
+        ] = None,
+        url: ApiUrl = DEFAULT_URL,
+        api_key: ApiKey = "",
+    ) -> None:
+        """Re-run a failed run's failed tasks (or those named) and their dependents."""
         try:
             with _client(url, api_key) as client:
-                result = _call(client, "POST", f"/api/v1/runs/{run_id}/repair")
+                body = {"tasks": task} if task else None
+                result = _call(client, "POST", f"/api/v1/runs/{run_id}/repair", json=body)
         except CommandFailed as exc:
             fail(exc)
         typer.echo(f"{run_id}: repair scheduled as attempt {result['attempt']}")

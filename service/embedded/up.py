@@ -107,6 +107,7 @@ def _banner(api_url: str, api_key: str, hook: str | None, secret: str | None) ->
         "",
         "Lockgate is up.",
         f"  API:      {api_url}   (docs: {api_url}/docs)",
+        f"  Console:  {api_url}/ui   (sign in with the API key below)",
         f"  API key:  {api_key}",
         f"  try:      curl -H 'Authorization: Bearer {api_key}' {api_url}/api/v1/workflows",
     ]

@@ -12,6 +12,7 @@ cancelled on the spot: there is nothing to stop there.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -123,15 +124,28 @@ def send_cancel(sessions: sessionmaker[Session], clients: WorkspaceClients, *, r
 class RepairRequest:
     accepted: bool
     reason: str | None = None
+    unknown_tasks: tuple[str, ...] = ()  # named tasks the run does not have
 
 
-def request_repair(session: Session, *, run_id: str, now: datetime | None = None) -> RepairRequest:
-    """Schedules a repair of an ended run's failed tasks (and their dependents) as its next
-    attempt; the caller sends SUBMIT_RUN after commit."""
+def request_repair(
+    session: Session,
+    *,
+    run_id: str,
+    tasks: Sequence[str] | None = None,
+    now: datetime | None = None,
+) -> RepairRequest:
+    """Schedules a repair of an ended run's failed tasks, or of ``tasks`` when given (and
+    their dependents either way), as its next attempt; the caller sends SUBMIT_RUN after
+    commit."""
     now = now or utcnow()
-    run = runs_repo.get_run(session, run_id=run_id)
+    run = runs_repo.get_run(session, run_id=run_id, with_tasks=bool(tasks))
     if run is None:
         return RepairRequest(False, "missing")
+    unknown = sorted(set(tasks or ()) - {t.task_key for t in run.tasks}) if tasks else []
+    if unknown:
+        return RepairRequest(
+            False, f"the run has no task {', '.join(map(repr, unknown))}", tuple(unknown)
+        )
     if run.status not in _REPAIRABLE or run.databricks_run_id is None:
         return RepairRequest(
             False,
@@ -150,5 +164,6 @@ def request_repair(session: Session, *, run_id: str, now: datetime | None = None
         deadline_at=None,
         cancel_requested_at=None,
         cancel_reason=None,
+        repair_tasks=list(dict.fromkeys(tasks)) if tasks else None,
     )
     return RepairRequest(accepted, None if accepted else "the run changed meanwhile")

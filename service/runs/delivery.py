@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.alerts import DeliveryError, deliver
 from service.settings import Settings
 from service.store.models import AlertDelivery, DeliveryStatus, utcnow
+from service.store.models.alerting import AlertSubscription
 from service.store.repositories import alerts as alerts_repo
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,22 @@ def deliver_alert(
             return "missing"
         if delivery.status != DeliveryStatus.PENDING or delivery.next_attempt_at > now:
             return delivery.status
+        if (
+            delivery.subscription_id
+            and session.get(AlertSubscription, delivery.subscription_id) is None
+        ):
+            # Unsubscribed since the alert was decided (or while it waited for a retry):
+            # the person asked for no more mail, so none is sent.
+            reason = "not sent: the subscription was removed (unsubscribed)"
+            alerts_repo.mark_attempt_failed(session, delivery=delivery, error=reason, retry_at=None)
+            return DeliveryStatus.DEAD
         attempts = delivery.attempts
         if not alerts_repo.claim_delivery_attempt(
             session, delivery_id=delivery_id, attempts=attempts, lease_until=now + _ATTEMPT_LEASE
         ):
             return delivery.status
         channel, target, fmt = delivery.channel, delivery.target, delivery.format
+        subscription_id = delivery.subscription_id
         payload = payload_to_send(delivery)
         number = len(alerts_repo.list_attempts(session, delivery_id=delivery_id)) + 1
     error: DeliveryError | None = None
@@ -81,6 +92,7 @@ def deliver_alert(
             delivery_id=delivery_id,
             settings=settings,
             format=fmt,
+            subscription_id=subscription_id,
         )
     except DeliveryError as exc:
         error = exc

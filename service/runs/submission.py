@@ -285,7 +285,9 @@ def plan_submission(
         repair=repair,
         databricks_run_id=run.databricks_run_id if repair else None,
         latest_repair_id=run.latest_repair_id,
-        rerun_tasks=tuple(
+        rerun_tasks=tuple(run.repair_tasks)
+        if run.repair_tasks
+        else tuple(
             t.task_key for t in run.tasks if t.result_state and t.result_state not in _TASK_SUCCESS
         ),
         cancel_requested=run.cancel_requested_at is not None and run.cancel_reason == "user",

@@ -243,3 +243,35 @@ def test_a_job_deleted_in_the_workspace_is_made_again_and_one_time_mode(
         "/api/2.2/jobs/runs/get", params={"run_id": one_time["databricks_run_id"]}
     ).json()
     assert got["run_type"] == "SUBMIT_RUN"
+
+
+def test_a_repair_can_name_its_tasks(lockgate: Lockgate, tmp_path: Path) -> None:
+    _notebook(lockgate, "/Tests/flaky", FLAKY)
+    _notebook(lockgate, "/Tests/count", COUNT)
+    _workflow(
+        lockgate,
+        "pick",
+        [_task("first", "/Tests/count"), _task("second", "/Tests/flaky", depends_on=["first"])],
+    )
+    lockgate.start_worker()
+    first, second = tmp_path / "first-count", tmp_path / "second-count"
+    event_id = _start(lockgate, "pick", first_marker=str(first), marker=str(second), fail_times="1")
+    failed = lockgate.wait_for_run(event_id, ended, timeout=60)
+    assert failed["status"] == "failed", failed
+
+    refused = lockgate.api.post(
+        f"/api/v1/runs/{failed['id']}/repair", json={"tasks": ["first", "nope"]}
+    )
+    assert refused.status_code == 422, refused.text
+    assert [e["path"] for e in refused.json()["errors"]] == ["$.tasks[1]"]
+    # "first" succeeded; naming it runs it again, and "second" with it (it depends on it).
+    repaired = lockgate.api.post(f"/api/v1/runs/{failed['id']}/repair", json={"tasks": ["first"]})
+    assert repaired.status_code == 202, repaired.text
+    run = lockgate.wait_for_run(event_id, lambda r: ended(r) and r["attempt"] == 2, timeout=60)
+    assert run["status"] == "succeeded", run
+    assert (first.read_text(), second.read_text()) == ("2", "2")
+    got = lockgate.backend.get(
+        "/api/2.2/jobs/runs/get",
+        params={"run_id": run["databricks_run_id"], "include_history": "true"},
+    ).json()
+    assert [entry["type"] for entry in got["repair_history"]] == ["ORIGINAL", "REPAIR"]

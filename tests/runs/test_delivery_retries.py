@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.runs.delivery import deliver_alert
 from service.settings import Settings
 from service.store.models import DeliveryStatus, utcnow
+from service.store.models.alerting import AlertChannel, AlertSubscription
 from service.store.repositories import alerts as alerts_repo
 from tests.factories import make_settings
 from tests.servers import SmtpInbox, free_port
@@ -191,6 +192,22 @@ def test_dead_lettered_after_max_attempts_and_a_4xx_at_once(
     assert history(sessions, delivery_id)[-1] == ("dead", 404)
 
 
+def test_a_404_on_the_first_attempt_is_dead_lettered_at_once(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, alert_max_attempts=5)
+    clock = Clock()
+    with scripted_receiver([(404, {}, 0.0)]) as (url, received):
+        delivery_id = add(sessions, "webhook", url, "k-404")
+        assert deliver_alert(sessions, settings, delivery_id=delivery_id, clock=clock) == "dead"
+        # Later sweeps and duplicate messages find it dead and send nothing.
+        clock.advance(3600)
+        assert deliver_alert(sessions, settings, delivery_id=delivery_id, clock=clock) == "dead"
+    assert len(received) == 1
+    assert history(sessions, delivery_id) == [("dead", 404)]
+    assert row(sessions, delivery_id).status == DeliveryStatus.DEAD
+
+
 def test_smtp_down_for_a_while_then_up_every_alert_arrives_once(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
@@ -228,3 +245,38 @@ def test_smtp_down_for_a_while_then_up_every_alert_arrives_once(
 def database_url(store_url: str) -> str:
     """Delivery is not database-specific (the repositories are tested on both)."""
     return store_url
+
+
+def test_an_alert_waiting_for_a_retry_is_not_sent_after_its_subscription_is_removed(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path)
+    clock = Clock()
+    with sessions.begin() as session:
+        channel = AlertChannel(name="oncall")
+        subscription = AlertSubscription(kind="webhook", target="x", channel=channel)
+        session.add_all([channel, subscription])
+        session.flush()
+        subscription_id = subscription.id
+    with scripted_receiver([(503, {}, 0.0), (200, {}, 0.0)]) as (url, received):
+        with sessions.begin() as session:
+            delivery = alerts_repo.insert_delivery(
+                session,
+                run_id=None,
+                event_type="run.failed",
+                channel="webhook",
+                target=url,
+                payload={"event_type": "run.failed", "workflow": {"name": "etl"}},
+                dedupe_key="k-unsubscribed",
+                workflow_name="etl",
+                subscription_id=subscription_id,
+            )
+            assert delivery is not None
+            delivery_id = delivery.id
+        assert deliver_alert(sessions, settings, delivery_id=delivery_id, clock=clock) == "pending"
+        with sessions.begin() as session:  # the person unsubscribes meanwhile
+            session.delete(session.get(AlertSubscription, subscription_id))
+        clock.advance(3600)
+        assert deliver_alert(sessions, settings, delivery_id=delivery_id, clock=clock) == "dead"
+    assert len(received) == 1  # only the first, failed attempt reached the receiver
+    assert "unsubscribed" in row(sessions, delivery_id).last_error

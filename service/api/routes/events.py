@@ -79,7 +79,9 @@ def _present(session: SessionDep, events: list[TriggerEvent]) -> list[dict[str, 
         else {}
     )
     return [
-        _public(e, runs.get(e.id), replays.get(e.id, []), replay_runs, names.get(e.workflow_id or ""))
+        _public(
+            e, runs.get(e.id), replays.get(e.id, []), replay_runs, names.get(e.workflow_id or "")
+        )
         for e in events
     ]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.deps import ReadAccess, SenderDep, SessionDep, TriggerAccess
 from service.api.problems import Problem
@@ -20,6 +20,7 @@ from service.store.repositories import alerts as alerts_repo
 from service.store.repositories import runs as runs_repo
 from service.store.repositories import workflows as workflows_repo
 from service.triggers.ledger import announce, record_trigger
+from service.workflows import check_run_request
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 
@@ -86,6 +87,13 @@ def start_run(
     workflow = workflows_repo.get_workflow_by_name(session, name=name)
     if workflow is None:
         raise Problem(404, "Workflow not found", f"no workflow is named {name!r}")
+    # Databricks' run-now limits, refused now rather than when the run is submitted.
+    # (Idempotency-Key is Lockgate's own dedupe key, not the Databricks token.)
+    problems = check_run_request(body.parameters, None)
+    if problems:
+        errors = [{"path": p.path, "message": p.message} for p in problems]
+        detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
+        raise Problem(422, "Invalid run request", detail, errors=errors)
     accepted = record_trigger(
         session,
         source="manual",
@@ -209,15 +217,37 @@ def cancel_run(
     return {"id": run_id, "cancel": outcome.status}
 
 
+class RepairBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The tasks to run again (with their dependents); none named: the failed ones.
+    tasks: list[Annotated[str, Field(min_length=1)]] | None = None
+
+
 @router.post("/runs/{run_id}/repair", status_code=202)
 def repair_run(
-    run_id: str, session: SessionDep, sender: SenderDep, _: TriggerAccess
+    run_id: str,
+    session: SessionDep,
+    sender: SenderDep,
+    _: TriggerAccess,
+    body: RepairBody | None = None,
 ) -> dict[str, Any]:
-    """Re-runs a failed or cancelled run's failed tasks and their dependents, in the same
-    Databricks run, as the run's next attempt."""
-    request = request_repair(session, run_id=run_id)
+    """Re-runs a failed or cancelled run's failed tasks (or the tasks named) and their
+    dependents, in the same Databricks run, as the run's next attempt."""
+    request = request_repair(session, run_id=run_id, tasks=body.tasks if body else None)
     if request.reason == "missing":
         raise Problem(404, "Run not found", f"no run has id {run_id!r}")
+    if request.unknown_tasks and body and body.tasks:
+        raise Problem(
+            422,
+            "Unknown task",
+            request.reason,
+            errors=[
+                {"path": f"$.tasks[{i}]", "message": f"the run has no task {task!r}"}
+                for i, task in enumerate(body.tasks)
+                if task in request.unknown_tasks
+            ],
+        )
     if not request.accepted:
         raise Problem(409, "Run cannot be repaired", request.reason or "")
     session.commit()

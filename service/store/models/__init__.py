@@ -3,6 +3,7 @@
 
 from service.store.models import (  # noqa: F401  (register tables)
     alerting,
+    completion,
     engine,
     triggers,
     workspace,

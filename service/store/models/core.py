@@ -11,7 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.store.models._base import Base, new_id, utcnow
@@ -98,9 +107,7 @@ class TriggerEvent(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200))
     # None for an event that starts nothing by itself: a run that ended in a watched
     # workspace (source ``databricks``, status ``observed``).
-    workflow_id: Mapped[str | None] = mapped_column(
-        ForeignKey("workflows.id", ondelete="CASCADE")
-    )
+    workflow_id: Mapped[str | None] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="received", index=True)
@@ -120,6 +127,12 @@ class Run(Base):
     """A Lockgate run: one per trigger event, one Databricks run per attempt."""
 
     __tablename__ = "runs"
+    # The console's run list pages newest first by (requested_at, id), overall and per
+    # workflow: these make every page one index range, at 1,000 runs or 100,000.
+    __table_args__ = (
+        Index("ix_runs_requested_at_id", "requested_at", "id"),
+        Index("ix_runs_workflow_id_requested_at_id", "workflow_id", "requested_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     workflow_id: Mapped[str] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"))
@@ -145,6 +158,9 @@ class Run(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     retry_mode: Mapped[str | None] = mapped_column(String(20), default=None)
     latest_repair_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # The tasks a person chose to repair (their dependents run too); None: the failed ones.
+    # Cleared once the repair is at Databricks, so a later automatic repair picks afresh.
+    repair_tasks: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     deadline_at: Mapped[datetime | None] = mapped_column(default=None)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(default=None)
     cancel_reason: Mapped[str | None] = mapped_column(String(20), default=None)

@@ -121,6 +121,7 @@ def record_submission(
     }
     if repair_id is not None:
         values["latest_repair_id"] = repair_id
+        values["repair_tasks"] = None
     result = session.execute(
         update(Run).where(Run.id == run_id, Run.status.in_(RunStatus.UNSUBMITTED)).values(**values)
     )

@@ -43,18 +43,11 @@ def downgrade() -> None:
     op.drop_index("uq_trigger_events_accepted", table_name="trigger_events")
     with op.batch_alter_table("trigger_events", schema=None) as batch_op:
         batch_op.alter_column("workflow_id", existing_type=sa.String(length=32), nullable=False)
-    op.create_index(
-        "uq_trigger_events_accepted",
-        "trigger_events",
-        ["source", "source_name", "dedupe_key", "workflow_id"],
-        unique=True,
-        sqlite_where=ACCEPTED_ONLY,
-        postgresql_where=ACCEPTED_ONLY,
-    )
+    _create_accepted_index()
     op.drop_table("workspace_watches")
 
 
-def _create_partial_indexes() -> None:
+def _create_accepted_index() -> None:
     op.create_index(
         "uq_trigger_events_accepted",
         "trigger_events",
@@ -63,6 +56,10 @@ def _create_partial_indexes() -> None:
         sqlite_where=ACCEPTED_ONLY,
         postgresql_where=ACCEPTED_ONLY,
     )
+
+
+def _create_partial_indexes() -> None:
+    _create_accepted_index()
     op.create_index(
         "uq_trigger_events_observed",
         "trigger_events",
