@@ -54,6 +54,9 @@ class WorkflowDefinition:
         local backend reads (a real workspace needs the file published and referenced).
         """
         settings = copy.deepcopy(self._job_settings)
+        # Lockgate's own run options, which Jobs JSON and bundles carry beside the job's
+        # keys: never sent to Databricks.
+        settings.pop("lockgate", None)
         if inline_sql and self.workspace_files:
             for task in _tasks(settings):
                 sql = task.get("sql_task")

@@ -26,9 +26,7 @@ ENGINE_BLOCK = "lockgate"
 def export_warnings(definition: WorkflowDefinition) -> list[SpecIssue]:
     """One warning per thing the export of ``definition`` drops; empty when none."""
     found = _sql_text(definition) + _webhook_routes(definition)
-    if definition.format == "seed" and definition.source.get(ENGINE_BLOCK):
-        # Jobs JSON keeps an unknown top-level key in its settings, so only the seed
-        # format, which reads the block beside the job, loses it.
+    if definition.source.get(ENGINE_BLOCK):
         found.append(
             issue(
                 (ENGINE_BLOCK,),

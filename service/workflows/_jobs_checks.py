@@ -38,7 +38,8 @@ def check_job_settings(settings: Mapping[str, Any], root: Loc) -> JobsCheck:
     found = JobsCheck()
     _, errors = validate_at(_SETTINGS, settings, root, missing_hints=HINTS)
     found.errors += errors
-    found.warnings += unknown_keys(settings, root, m.JobSettingsModel)
+    # `lockgate` (Lockgate's run options) is read by the run engine, which checks it.
+    found.warnings += unknown_keys(settings, root, m.JobSettingsModel, extra_known=("lockgate",))
     _check_top_level(settings, root, found)
     clusters = dict(check_job_clusters(settings.get("job_clusters"), root, found))
     environments = {

@@ -4,8 +4,6 @@ in a few milliseconds."""
 
 from __future__ import annotations
 
-import time
-
 from service.ui._dag import Dependency, TaskNode, layout, render_svg, tasks_from_settings
 
 
@@ -58,13 +56,12 @@ def test_a_cycle_is_drawn_not_refused() -> None:
     assert set(layout(tasks).positions) == {"a", "b", "c"}
 
 
-def test_two_hundred_tasks_draw_in_milliseconds() -> None:
+def test_two_hundred_tasks_are_all_drawn() -> None:
+    # How fast: bench/ui_pages.py measures the 200-task run page (a timing is not a test).
     tasks = [TaskNode("t0")]
     for i in range(1, 200):
         ups = {(i - 1), (i * 7) % i, (i // 2)}
         tasks.append(TaskNode(f"t{i}", tuple(Dependency(f"t{u}") for u in sorted(ups))))
-    started = time.perf_counter()
     svg = str(render_svg(tasks, {f"t{i}": "SUCCESS" for i in range(200)}))
-    took = time.perf_counter() - started
     assert svg.count('class="dag-node ') == 200
-    assert took < 0.1, took
+    assert all(f">t{i}<" in svg for i in (0, 99, 199))

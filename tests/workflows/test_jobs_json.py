@@ -12,6 +12,7 @@ from service.workflows import (
     SpecIssue,
     WorkflowInvalid,
     check_run_request,
+    export_warnings,
     parse_job_settings,
     parse_workflow,
 )
@@ -588,3 +589,17 @@ def test_run_request_limits() -> None:
     problems = check_run_request({"a": "x" * 10_000}, "x" * 65)
     assert [p.path for p in problems] == ["$.parameters", "$.idempotency_token"]
     assert "64" in problems[1].message
+
+
+def test_a_lockgate_block_beside_jobs_json_is_never_sent_to_databricks() -> None:
+    document = {
+        "name": "orders",
+        "tasks": [{"task_key": "a", "notebook_task": {"notebook_path": "/x"}}],
+        "lockgate": {"mode": "one_time", "retry": {"max_attempts": 3}},
+    }
+    definition = parse_workflow(document)
+    assert definition.format == "jobs"
+    assert definition.warnings == ()  # read by the run engine, not an unknown key
+    assert "lockgate" not in definition.to_job_settings()
+    assert "lockgate" not in definition.export_job_settings()
+    assert [w.path for w in export_warnings(definition)] == ["$.lockgate"]
