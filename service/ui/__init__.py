@@ -17,7 +17,17 @@ import importlib.util
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from service.ui import _alerts, _auth, _events, _overview, _run_actions, _runs, _stream, _workflows
+from service.ui import (
+    _alerts,
+    _auth,
+    _events,
+    _overview,
+    _run_actions,
+    _runs,
+    _stream,
+    _task_output,
+    _workflows,
+)
 from service.ui._errors import SignInRequired, UiError, sign_in_redirect, ui_error_page
 from service.ui._forms import Form, read_form
 from service.ui._render import STATIC_DIR, render, secure_headers
@@ -35,6 +45,7 @@ ROUTERS: list[APIRouter] = [
     _events.router,
     _workflows.router,
     _alerts.router,
+    _task_output.router,
 ]
 
 
