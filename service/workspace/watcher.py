@@ -11,11 +11,12 @@ Why it reads what it reads:
 - The checkpoint trails the clock by ``overlap`` (clock skew between Lockgate and the
   workspace, and runs whose start is written late), so each run is listed for a while
   after it starts. A run still active when the checkpoint passes its start time would
-  never be listed again: the active-only listing names those, they are kept in
-  ``long_running``, and each is looked up with one ``runs/get`` once a complete
-  active listing no longer shows it. A repaired old run goes active again and is caught
-  the same way.
-- The active listing is read before the completed one: a run that ends between the two
+  never be listed again: the listing of every run started in the slice the checkpoint
+  moves past (whatever its state, so its membership does not change while runs end)
+  names those; they are kept in ``long_running``, and each is looked up with one
+  ``runs/get`` once a complete active listing of older runs no longer shows it. A
+  repaired old run shows in that active listing again and is kept the same way.
+- The listings are read before the completed one: a run that ends between them
   is in the completed listing (started since the checkpoint) or already kept as long
   running; one that starts after both is listed next pass (its start is after this
   pass's checkpoint).
@@ -99,15 +100,27 @@ def watch_workspace(
         seen = {int(k): int(v) for k, v in (watch.seen if watch else {}).items()}
         long_running = {int(k): int(v) for k, v in (watch.long_running if watch else {}).items()}
 
-    # Only runs the checkpoint is about to pass (or has passed) need the active listing:
-    # later starts are in the next completed listing.
     moved_checkpoint = max(checkpoint, now_ms - limits.overlap_ms)
-    active, active_complete = _list(
-        client, report, limits, active_only=True, start_to=moved_checkpoint
+    # The runs the checkpoint moves past now: every run started in [checkpoint, moved),
+    # whatever its state. Its membership does not change as runs end, so no run slips
+    # between its pages; read before the completed listing, so a run that ends in between
+    # is in that one.
+    passing, passing_complete = (
+        _list(client, report, limits, start_from=checkpoint, start_to=moved_checkpoint - 1)
+        if moved_checkpoint > checkpoint
+        else ([], True)
     )
+    # Runs started before the checkpoint that are still going: the long-running ones, and
+    # old runs active again (a repair). A run missing from a page of this listing (runs
+    # end while it is read) is looked up, never dropped.
+    active_runs, active_complete = _list(
+        client, report, limits, active_only=True, start_to=checkpoint - 1
+    )
+    for info in active_runs:
+        long_running.setdefault(info.run_id, info.start_time_ms or 0)
     endings: list[RunInfo] = []
     listing, complete = _list(client, report, limits, completed_only=True, start_from=checkpoint)
-    report.complete = complete and active_complete
+    report.complete = complete and active_complete and passing_complete
     for info in listing:
         if seen.get(info.run_id) == (info.end_time_ms or 0):
             continue
@@ -116,22 +129,24 @@ def watch_workspace(
         endings.append(info)
         seen[info.run_id] = info.end_time_ms or 0
     if active_complete:
-        for run_id in sorted(set(long_running) - set(active)):
-            info = _get(client, report, run_id)
-            if info is None or info.life_cycle_state.value in _TERMINAL:
+        for run_id in sorted(set(long_running) - {info.run_id for info in active_runs}):
+            found = _get(client, report, run_id)
+            if found is None or found.life_cycle_state.value in _TERMINAL:
                 del long_running[run_id]
-                if info is not None and info.life_cycle_state.value in _TERMINAL:
-                    endings.append(info)
+                if found is not None:
+                    endings.append(found)
 
     if not first_pass:
         handler = _Recorder(sessions, client, jobs, workspace, handlers, report)
         for chunk in _chunks(sorted(endings, key=lambda i: (i.end_time_ms or 0, i.run_id)), 25):
             handler.record(chunk)
 
-    new_checkpoint = moved_checkpoint if complete else checkpoint
-    for run_id, start_ms in active.items():
-        if start_ms < new_checkpoint:
-            long_running[run_id] = start_ms
+    new_checkpoint = moved_checkpoint if complete and passing_complete else checkpoint
+    if new_checkpoint > checkpoint:
+        ended_now = {info.run_id for info in listing}
+        for info in passing:
+            if info.life_cycle_state.value not in _TERMINAL and info.run_id not in ended_now:
+                long_running[info.run_id] = info.start_time_ms or 0
     if complete:  # what a cut listing did not reach stays seen
         recent = _started_since(listing, new_checkpoint)
         seen = {run_id: end for run_id, end in seen.items() if run_id in recent}
@@ -240,9 +255,8 @@ def _list(
     completed_only: bool = False,
     start_from: int | None = None,
     start_to: int | None = None,
-) -> tuple[Any, bool]:
-    """Every run of one listing: run id -> start time for the active listing, the runs
-    themselves for the completed one; and whether the listing was read to its end."""
+) -> tuple[list[RunInfo], bool]:
+    """Every run of one listing, and whether the listing was read to its end."""
     runs: list[RunInfo] = []
     page_token: str | None = None
     complete = False
@@ -266,12 +280,10 @@ def _list(
         log.warning(
             "workspace %s: %s listing cut at %d pages",
             report.workspace,
-            "active" if active_only else "completed",
+            "active" if active_only else "completed" if completed_only else "all-runs",
             limits.max_pages,
         )
     report.listed += len(runs)
-    if active_only:
-        return {info.run_id: info.start_time_ms or 0 for info in runs}, complete
     return runs, complete
 
 
