@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service.policies.alerting import Route, WebhookFormat, inline_routes
+from service.policies.alerting import Route, WebhookFormat
+from service.policies.inline_routes import inline_routes
 from service.store.models.alerting import SubscriptionStatus
 from service.store.repositories import alert_channels as channels_repo
 from service.workflows import WorkflowInvalid, parse_workflow

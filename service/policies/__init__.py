@@ -10,9 +10,9 @@ from service.policies.alerting import (
     Route,
     WebhookFormat,
     duration_exceeded,
-    inline_routes,
     route,
 )
+from service.policies.inline_routes import inline_routes
 
 __all__ = [
     "EVENT_TYPES",

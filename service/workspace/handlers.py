@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -87,5 +86,5 @@ def ended_run_handlers(
     """The handlers for one watcher pass (routes are read once a pass)."""
     with sessions() as session:
         routes = job_alert_routes(session)
-    handlers: list[Any] = [JobCompletionTriggers(), JobRunAlerts(routes, settings)]
+    handlers: list[EndedRunHandler] = [JobCompletionTriggers(), JobRunAlerts(routes, settings)]
     return handlers

@@ -13,9 +13,9 @@ from service.policies.alerting import (
     Route,
     compute_alert_key,
     duration_exceeded,
-    inline_routes,
     route,
 )
+from service.policies.inline_routes import inline_routes
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
