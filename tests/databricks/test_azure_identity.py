@@ -27,9 +27,11 @@ from cryptography.x509.oid import NameOID
 from service.databricks import (
     AZURE_MANAGEMENT_SCOPE,
     DATABRICKS_AZURE_SCOPE,
+    AzureAdAuth,
     DatabricksClient,
     WorkspaceProfile,
     auth_for_profile,
+    azure_credential_for,
 )
 from tests.databricks.conftest import FixtureServer, Reply
 
@@ -186,13 +188,18 @@ def test_the_token_is_refreshed_before_it_expires(
     token_endpoint: TokenEndpoint, server: FixtureServer
 ) -> None:
     server.on("POST", CANCEL, Reply(200, {}))
-    # Valid for 121 s and refreshed 120 s ahead: good for one second.
-    token_endpoint.expires_in = 121
+    # Valid for 240 s (under MSAL's five-minute floor, so its own cache never answers) and
+    # refreshed 120 s ahead: the clock, not the machine's speed, decides when.
+    token_endpoint.expires_in = 240
     profile = _profile(token_endpoint, server)
-    with DatabricksClient(profile.host, auth_for_profile(profile), max_retry_seconds=0) as client:
+    start = time.time()
+    offset = [0.0]
+    auth = AzureAdAuth(azure_credential_for(profile), clock=lambda: start + offset[0])
+    with DatabricksClient(profile.host, auth, max_retry_seconds=0) as client:
         client.cancel_run(1)
+        offset[0] = 100.0  # 140 s left: still the cached token
         client.cancel_run(2)
-        time.sleep(1.2)
+        offset[0] = 200.0  # at most 40 s left
         client.cancel_run(3)
     tokens = _authorizations(server)
     assert tokens[0] == tokens[1] != tokens[2]

@@ -161,7 +161,15 @@ def test_the_console_end_to_end(console_harness: ConsoleHarness, tmp_path: Path)
     assert [s["target"] for s in channel["subscriptions"]] == ["team@example.com"]
 
     page.goto(f"{harness.url}/ui/events")
-    expect(page.locator("main table tbody tr")).to_have_count(2)  # the hook's and the replay
+    # The hook's event and its replay; the workspace watcher's observations of the runs
+    # (source databricks) are listed too once one of its passes has seen them end.
+    triggers = page.locator("main table tbody tr").filter(
+        has=page.locator('td[data-label="Source"]', has_not_text="databricks")
+    )
+    expect(triggers).to_have_count(2)
+    for listed in (event_id, replayed_event):
+        received = f'td[data-label="Received"] a[href="/ui/events/{listed}"]'
+        expect(triggers.locator(received)).to_have_count(1)
     harness.shoot("console-ledger")
     page.goto(f"{harness.url}/ui")
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
