@@ -243,6 +243,12 @@ class Settings(BaseSettings):
     subscription_secret: SecretStr = SecretStr("lockgate-development-subscription-secret")
     # How long a subscription's confirmation link works.
     subscription_confirm_seconds: float = Field(default=48 * 3600, gt=0)
+    # Entra ID sign-in to the console through Microsoft's sign-in page (OpenID Connect,
+    # authorization code with PKCE), with LOCKGATE_ENTRA_TENANT_ID: the app registration's
+    # client id and a client secret. Register {public_url}/ui/sign-in/entra/callback as its
+    # Web redirect URI; a person's app roles (entra_role_scopes) are their scopes.
+    console_entra_client_id: str | None = None
+    console_entra_client_secret: SecretStr | None = None
 
     @property
     def alert_egress_networks(self) -> tuple[str, ...]:
@@ -256,6 +262,16 @@ class Settings(BaseSettings):
     def lockgate_base_url(self) -> str:
         """Where alert links point: ``public_url``, else the API's own address."""
         return self.public_url or f"http://{self.api_host}:{self.api_port}"
+
+    @model_validator(mode="after")
+    def _console_entra_sign_in_is_complete(self) -> Settings:
+        if self.console_entra_client_id and not self.entra_tenant_id:
+            raise ValueError("LOCKGATE_CONSOLE_ENTRA_CLIENT_ID needs LOCKGATE_ENTRA_TENANT_ID")
+        if self.console_entra_client_id and self.console_entra_client_secret is None:
+            raise ValueError(
+                "LOCKGATE_CONSOLE_ENTRA_CLIENT_ID needs LOCKGATE_CONSOLE_ENTRA_CLIENT_SECRET"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:

@@ -8,6 +8,8 @@ token with no mapped role gets no access.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jwt
 
 from service.api.access import Principal
@@ -35,24 +37,44 @@ class EntraVerifier:
         self._leeway = leeway_seconds
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> EntraVerifier | None:
+    def from_settings(
+        cls, settings: Settings, *, audience: str | None = None
+    ) -> EntraVerifier | None:
+        """The API's verifier (audience ``entra_audience``), or with ``audience`` one for
+        another of the tenant's tokens (the console's ID tokens name its client id)."""
         tenant = settings.entra_tenant_id
         if not tenant:
             return None
-        if not settings.entra_audience:
+        audience = audience or settings.entra_audience
+        if not audience:
             raise ValueError("LOCKGATE_ENTRA_AUDIENCE is required with LOCKGATE_ENTRA_TENANT_ID")
         authority = settings.entra_authority_host.rstrip("/")
         return cls(
             jwks_url=settings.entra_jwks_url or f"{authority}/{tenant}/discovery/v2.0/keys",
-            audience=settings.entra_audience,
+            audience=audience,
             issuer=settings.entra_issuer or f"https://login.microsoftonline.com/{tenant}/v2.0",
             role_scopes=dict(settings.entra_role_scopes),
         )
 
     def verify(self, token: str) -> Principal:
+        claims = self.claims(token)
+        name = str(claims.get("appid") or claims.get("azp") or claims.get("oid") or "entra")
+        return Principal(kind="entra", name=name, scopes=self.scopes_of(claims))
+
+    @property
+    def role_names(self) -> list[str]:
+        return sorted(self._role_scopes)
+
+    def scopes_of(self, claims: dict[str, Any]) -> frozenset[str]:
+        """The scopes the token's app roles map to; none for a role we don't know."""
+        roles = claims.get("roles") or []
+        return frozenset(self._role_scopes[r] for r in roles if r in self._role_scopes)
+
+    def claims(self, token: str) -> dict[str, Any]:
+        """The token's claims once its signature, audience, issuer and expiry check out."""
         try:
             signing_key = self._keys.get_signing_key_from_jwt(token)
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 signing_key.key,
                 algorithms=["RS256"],
@@ -65,7 +87,4 @@ class EntraVerifier:
             raise InvalidToken("the token's signing key is not one of the tenant's") from exc
         except jwt.InvalidTokenError as exc:
             raise InvalidToken(f"the token was refused: {type(exc).__name__}") from exc
-        roles = claims.get("roles") or []
-        scopes = frozenset(self._role_scopes[r] for r in roles if r in self._role_scopes)
-        name = str(claims.get("appid") or claims.get("azp") or claims.get("oid") or "entra")
-        return Principal(kind="entra", name=name, scopes=scopes)
+        return claims

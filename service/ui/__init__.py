@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from service.ui import (
     _alerts,
     _auth,
+    _entra_sign_in,
     _events,
     _overview,
     _run_actions,
@@ -38,6 +39,7 @@ CONSOLE_PATH = "/ui"
 # Every console router, in matching order. Another module's pages: add its router here.
 ROUTERS: list[APIRouter] = [
     _auth.router,
+    _entra_sign_in.router,
     _overview.router,
     _stream.router,
     _run_actions.router,

@@ -3,8 +3,8 @@
 Sign in with an API key (the one ``lockgate up`` prints, or one made with POST
 /api/v1/keys) or, where an Entra tenant is configured, an Entra ID access token pasted
 into the same field: it is verified exactly as the API verifies a bearer token, and the
-session ends when the token expires. (An interactive Entra login, a redirect to
-Microsoft's sign-in page, is not part of the console.)
+session ends when the token expires. Where the console has an app registration of its
+own, people sign in through Microsoft's page instead (``_entra_sign_in``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def safe_next(target: str | None) -> str:
     return "/ui"
 
 
-def _sign_in_page(
+def sign_in_page(
     request: Request, *, next_path: str, error: str | None, status_code: int = 200
 ) -> Response:
     token = new_login_token()
@@ -57,6 +57,7 @@ def _sign_in_page(
             "next_path": next_path,
             "error": error,
             "entra": getattr(request.app.state, "entra", None) is not None,
+            "entra_sign_in": request.app.state.settings.console_entra_client_id is not None,
         },
         status_code=status_code,
     )
@@ -76,7 +77,7 @@ def _sign_in_page(
 def sign_in_form(request: Request, console: MaybeSignedIn, next: str | None = None) -> Response:
     if console is not None:
         return secure_headers(RedirectResponse(safe_next(next), status_code=303))
-    return _sign_in_page(request, next_path=safe_next(next), error=None)
+    return sign_in_page(request, next_path=safe_next(next), error=None)
 
 
 def _principal_for(request: Request, credential: str) -> tuple[Principal, float | None] | None:
@@ -106,7 +107,7 @@ async def sign_in(request: Request) -> Response:
     form = await read_form(request)
     next_path = safe_next(form.get("next"))
     if not tokens_match(form.get(CSRF_FIELD), request.cookies.get(LOGIN_CSRF_COOKIE, "")):
-        return _sign_in_page(
+        return sign_in_page(
             request,
             next_path=next_path,
             error="The sign-in form expired; please try again.",
@@ -119,7 +120,7 @@ async def sign_in(request: Request) -> Response:
         else None
     )
     if found is None:
-        return _sign_in_page(
+        return sign_in_page(
             request,
             next_path=next_path,
             error="That key is unknown or revoked.",
@@ -127,7 +128,7 @@ async def sign_in(request: Request) -> Response:
         )
     principal, until = found
     if not principal.allows("read"):
-        return _sign_in_page(
+        return sign_in_page(
             request,
             next_path=next_path,
             error="That credential grants no Lockgate scope.",

@@ -5,8 +5,6 @@ server checking the headers it receives."""
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import ssl
 import threading
@@ -19,10 +17,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from service.databricks import (
     AZURE_MANAGEMENT_SCOPE,
@@ -34,6 +28,7 @@ from service.databricks import (
     azure_credential_for,
 )
 from tests.databricks.conftest import FixtureServer, Reply
+from tests.self_signed import write_self_signed
 
 TENANT = "tenant-0001"
 CANCEL = "/api/2.2/jobs/runs/cancel"
@@ -46,40 +41,10 @@ class TokenEndpoint:
     issued: list[dict[str, str]] = field(default_factory=list)
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
 def token_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TokenEndpoint]:
-    cert_path, key_path = _self_signed(tmp_path)
+    tls = write_self_signed(tmp_path)
+    cert_path, key_path = tls.cert, tls.key
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_path))
     endpoint = TokenEndpoint(url="")
 

@@ -236,6 +236,7 @@ def test_azure_values_use_workload_identity_for_databricks_and_blob(
         "LOCKGATE_DATABASE_URL": "postgresql+psycopg://u:p@db:5432/lockgate",
         "LOCKGATE_REDIS_URL": "rediss://:key@lockgate.redis.cache.windows.net:6380/0",
         "LOCKGATE_ALERT_SIGNING_SECRET": "from-key-vault",
+        "LOCKGATE_CONSOLE_ENTRA_CLIENT_SECRET": "from-key-vault",
     }
     settings = settings_from(env, monkeypatch)
     assert settings.databricks_auth == "azure"

@@ -1,0 +1,225 @@
+"""Signing in to the console through Entra ID's sign-in page (OpenID Connect, the
+authorization code flow with PKCE), against a stand-in for Microsoft's service."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import redis
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from service.settings import Settings
+from tests.ui.conftest import Console
+from tests.ui.entra_stand_in import CLIENT_ID, EntraStandIn, serve_entra_stand_in
+
+CALLBACK = "/ui/sign-in/entra/callback"
+
+
+@pytest.fixture
+def entra(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[EntraStandIn]:
+    with serve_entra_stand_in(tmp_path_factory.mktemp("entra")) as stand_in:
+        # MSAL (requests) and the key fetch (urllib) trust the stand-in's certificate.
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(stand_in.ca_file))
+        monkeypatch.setenv("SSL_CERT_FILE", str(stand_in.ca_file))
+        yield stand_in
+
+
+@pytest.fixture
+def console(make_console: Callable[..., Console], entra: EntraStandIn) -> Console:
+    return make_console(**entra.settings())
+
+
+def _start(client: httpx.Client, next_path: str = "/ui") -> str:
+    started = client.get("/ui/sign-in/entra", params={"next": next_path})
+    assert started.status_code == 303, started.text
+    return started.headers["location"]
+
+
+def _back(client: httpx.Client, location: str) -> httpx.Response:
+    """The browser arriving back at the console from Microsoft's page."""
+    parts = urlsplit(location)
+    assert parts.path == CALLBACK
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+def test_a_person_signs_in_through_the_tenant_with_their_roles_as_scopes(
+    console: Console, entra: EntraStandIn, redis_url: str
+) -> None:
+    client = console.client()
+    page = client.get("/ui/sign-in")
+    assert "Sign in with Microsoft" in page.text
+
+    auth_uri = _start(client, "/ui/runs")
+    request = {k: v[0] for k, v in parse_qs(urlsplit(auth_uri).query).items()}
+    assert auth_uri.startswith(
+        f"{entra.url}/{entra.settings()['entra_tenant_id']}/oauth2/v2.0/authorize"
+    )
+    assert request["client_id"] == CLIENT_ID
+    assert request["redirect_uri"] == f"{console.url}{CALLBACK}"
+    assert request["response_type"] == "code" and request["response_mode"] == "query"
+    assert request["code_challenge_method"] == "S256" and request["code_challenge"]
+    assert request["state"] and request["nonce"]
+    assert "openid" in request["scope"].split()
+
+    arrived = _back(client, entra.answer(auth_uri))
+    assert arrived.status_code == 200, arrived.text
+    # Moves on from a page of its own (the session cookie is SameSite=Strict).
+    assert 'http-equiv="refresh" content="0; url=/ui/runs"' in arrived.text
+    assert "ada@contoso.example" in arrived.text
+    [exchange] = entra.token_requests
+    assert exchange["grant_type"] == "authorization_code" and exchange["code_verifier"]
+
+    overview = client.get("/ui")
+    assert overview.status_code == 200
+    assert "ada@contoso.example" in overview.text and "(trigger)" in overview.text
+
+    # The session lasts as long as the ID token (an hour here), not the 12-hour default;
+    # Redis holds no Entra token, only the person's name and scopes.
+    store = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(store.scan_iter(f"{console.settings.queue_prefix}:ui:session:*"))
+        assert keys and all(0 < store.ttl(k) <= 3600 for k in keys)
+        assert not any(b"stand-in" in (store.get(k) or b"") for k in keys)
+        assert not list(store.scan_iter(f"{console.settings.queue_prefix}:ui:entra-flow:*"))
+    finally:
+        store.close()
+
+
+def test_an_answer_is_used_once_and_only_in_the_browser_that_asked(
+    console: Console, entra: EntraStandIn
+) -> None:
+    asking = console.client()
+    location = entra.answer(_start(asking))
+    flow_cookie = asking.cookies["lockgate_console_entra"]
+    # Someone else's browser (a link planted in a mail, say) has no flow to finish.
+    stranger = console.client()
+    refused = _back(stranger, location)
+    assert refused.status_code == 400
+    assert "not started here" in refused.text
+    assert "lockgate_console=" not in refused.headers.get("set-cookie", "")
+
+    assert _back(asking, location).status_code == 200
+    # Sent again with the flow's cookie (back button, a replayed request): the flow is gone.
+    replaying = console.client()
+    replaying.cookies.set("lockgate_console_entra", flow_cookie)
+    assert _back(replaying, location).status_code == 400
+    assert len(entra.token_requests) == 1
+
+
+def test_a_tampered_state_is_refused(console: Console, entra: EntraStandIn) -> None:
+    client = console.client()
+    location = entra.answer(_start(client))
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    query["state"] = "not-the-state-we-sent"
+    refused = client.get(CALLBACK, params=query)
+    assert refused.status_code == 400
+    assert "did not match the request" in refused.text
+    assert entra.token_requests == []  # refused before the code was spent
+    assert client.get("/ui").status_code == 303  # not signed in
+
+
+def test_a_person_without_a_lockgate_role_is_refused(console: Console, entra: EntraStandIn) -> None:
+    entra.person["roles"] = ["Payroll.Reader"]
+    client = console.client()
+    refused = _back(client, entra.answer(_start(client)))
+    assert refused.status_code == 403
+    assert "has no Lockgate role" in refused.text and "Lockgate.Read" in refused.text
+    assert client.get("/ui").status_code == 303
+
+
+def test_an_id_token_not_signed_by_the_tenant_is_refused(
+    console: Console, entra: EntraStandIn
+) -> None:
+    entra.id_token_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    client = console.client()
+    refused = _back(client, entra.answer(_start(client)))
+    assert refused.status_code == 401
+    assert "ID token was refused" in refused.text
+    assert client.get("/ui").status_code == 303
+
+
+def test_an_expired_id_token_is_refused(console: Console, entra: EntraStandIn) -> None:
+    entra.id_token_lifetime = -3600
+    client = console.client()
+    refused = _back(client, entra.answer(_start(client)))
+    assert refused.status_code == 401
+    assert client.get("/ui").status_code == 303
+
+
+def test_a_declined_sign_in_shows_microsofts_reason_escaped(
+    console: Console, entra: EntraStandIn
+) -> None:
+    entra.deny = "access_denied"
+    client = console.client()
+    refused = _back(client, entra.answer(_start(client)))
+    assert refused.status_code == 401
+    assert "User declined to consent &lt;b&gt;now&lt;/b&gt;" in refused.text
+    assert entra.token_requests == []
+
+
+def test_a_wrong_client_secret_is_reported_without_the_secret(
+    make_console: Callable[..., Console], entra: EntraStandIn
+) -> None:
+    console = make_console(**{**entra.settings(), "console_entra_client_secret": "stale-secret"})
+    client = console.client()
+    refused = _back(client, entra.answer(_start(client)))
+    assert refused.status_code == 401
+    assert "Invalid client secret" in refused.text and "stale-secret" not in refused.text
+
+
+def test_an_unreachable_tenant_is_a_503_not_a_crash(
+    make_console: Callable[..., Console], entra: EntraStandIn
+) -> None:
+    console = make_console(**{**entra.settings(), "entra_authority_host": "https://127.0.0.1:9"})
+    response = console.client().get("/ui/sign-in/entra")
+    assert response.status_code == 503
+    assert "did not answer" in response.text
+
+
+def test_without_an_app_registration_there_is_no_entra_sign_in(
+    make_console: Callable[..., Console],
+) -> None:
+    console = make_console()
+    client = console.client()
+    assert "Sign in with Microsoft" not in client.get("/ui/sign-in").text
+    assert client.get("/ui/sign-in/entra").status_code == 404
+    assert client.get(CALLBACK, params={"code": "x", "state": "y"}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"console_entra_client_id": CLIENT_ID, "console_entra_client_secret": "s"},
+            "LOCKGATE_ENTRA_TENANT_ID",
+        ),
+        (
+            {"console_entra_client_id": CLIENT_ID, "entra_tenant_id": "t", "entra_audience": "a"},
+            "LOCKGATE_CONSOLE_ENTRA_CLIENT_SECRET",
+        ),
+    ],
+)
+def test_an_incomplete_app_registration_is_refused_at_start(
+    tmp_path: Path, values: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings(data_dir=tmp_path, **values)  # type: ignore[arg-type]
+
+
+def test_the_session_ends_with_the_id_token(
+    make_console: Callable[..., Console], entra: EntraStandIn
+) -> None:
+    entra.id_token_lifetime = 2
+    console = make_console(**entra.settings())
+    client = console.client()
+    assert _back(client, entra.answer(_start(client))).status_code == 200
+    assert client.get("/ui").status_code == 200
+    time.sleep(2.5)
+    assert client.get("/ui").status_code == 303
