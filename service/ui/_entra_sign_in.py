@@ -112,12 +112,14 @@ class EntraSignIn:
             result: dict[str, Any] = self._msal().acquire_token_by_auth_code_flow(
                 flow, answer, scopes=[]
             )
-        except ValueError as exc:  # state mismatch, or a nonce the ID token doesn't carry
+        except requests.RequestException as exc:
+            raise _unreachable(exc) from exc
+        except (ValueError, RuntimeError) as exc:
+            # MSAL's words for an answer to another request: ValueError for the state,
+            # RuntimeError (IdTokenError) for the ID token's nonce, issuer or audience.
             raise UiError(
                 400, "Sign-in refused", f"the answer did not match the request: {exc}"
             ) from exc
-        except requests.RequestException as exc:
-            raise _unreachable(exc) from exc
         if "error" in result:
             reason = str(result.get("error_description") or result["error"]).splitlines()[0]
             raise UiError(401, "Sign-in refused", f"Entra ID refused the sign-in: {reason}")

@@ -125,6 +125,15 @@ def test_a_tampered_state_is_refused(console: Console, entra: EntraStandIn) -> N
     assert client.get("/ui").status_code == 303  # not signed in
 
 
+def test_an_id_token_for_another_sign_in_is_refused(console: Console, entra: EntraStandIn) -> None:
+    entra.person["nonce"] = "the-nonce-of-some-other-sign-in"  # a replayed ID token
+    client = console.client()
+    refused = _back(client, entra.answer(_start(client)))
+    assert refused.status_code == 400
+    assert "did not match the request" in refused.text
+    assert client.get("/ui").status_code == 303
+
+
 def test_a_person_without_a_lockgate_role_is_refused(console: Console, entra: EntraStandIn) -> None:
     entra.person["roles"] = ["Payroll.Reader"]
     client = console.client()
