@@ -46,7 +46,12 @@ def _settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 def _buckets(
-    redis_client: redis.Redis, prefix: str, *, burst: int = 50, max_wait: float = 30.0
+    redis_client: redis.Redis,
+    prefix: str,
+    *,
+    burst: int = 50,
+    max_wait: float = 30.0,
+    rate: float = 50.0,
 ) -> WorkspaceBudget:
     """A workspace's buckets as another worker would build them: new objects, same keys."""
 
@@ -54,7 +59,7 @@ def _buckets(
         return RedisTokenBucket(
             redis_client,
             f"{prefix}:budget:w:{name}",
-            rate=50,
+            rate=rate,
             burst=burst,
             max_wait_seconds=max_wait,
         )
@@ -178,7 +183,8 @@ def test_the_client_spends_reads_and_writes_from_separate_buckets(
 ) -> None:
     server.on("GET", RUNS_GET, Reply(200, {"run_id": 1}))
     server.on("POST", RUNS_CANCEL, Reply(200, {}))
-    budget = _buckets(redis_client, redis_prefix, burst=2)
+    # A token every ten seconds: a slow machine doesn't refill a bucket mid-test.
+    budget = _buckets(redis_client, redis_prefix, burst=2, rate=0.1)
     client = make_client(budget=budget)
     for _ in range(2):
         client.get_run(1)
@@ -190,7 +196,7 @@ def test_the_client_spends_reads_and_writes_from_separate_buckets(
 
 
 def _other_worker(client: redis.Redis, prefix: str, name: str) -> RedisTokenBucket:
-    return RedisTokenBucket(client, f"{prefix}:budget:w:{name}", rate=50, burst=2)
+    return RedisTokenBucket(client, f"{prefix}:budget:w:{name}", rate=0.1, burst=2)
 
 
 # -- a rate-limit 429 pauses the bucket for everyone ---------------------------------------
