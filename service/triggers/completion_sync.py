@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from service.store.models import Workflow
@@ -88,10 +88,22 @@ def stored_workflow_upstreams(session: Session) -> dict[str, list[str]]:
     return edges
 
 
+# pg_advisory_xact_lock's key for writes that add workflow upstreams ("LGcycle" in ASCII).
+CYCLE_CHECK_LOCK = 0x4C476379636C65
+
+
 def trigger_cycles(
     session: Session, definitions: Sequence[WorkflowDefinition]
 ) -> list[TriggerCycle]:
-    """The trigger cycles writing ``definitions`` would close among stored workflows."""
+    """The trigger cycles writing ``definitions`` would close among stored workflows.
+
+    Call it in the transaction that then writes them: on PostgreSQL a write that adds
+    workflow upstreams first waits for any other such write to commit, since two applies
+    each checked against the other's old edges could together close a cycle neither saw.
+    (SQLite's write transactions are serial already: BEGIN IMMEDIATE.)"""
+    adds_edges = any(d.job_completion and d.job_completion.workflow_upstreams for d in definitions)
+    if adds_edges and session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CYCLE_CHECK_LOCK})
     return find_trigger_cycles(stored_workflow_upstreams(session), definitions)
 
 
