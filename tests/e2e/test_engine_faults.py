@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import Lockgate, ended, open_lockgate
 from tests.e2e.test_webhook_to_run import _notebook
@@ -123,6 +124,9 @@ def fault_proxy(upstream: str, rate: float) -> Iterator[tuple[str, FaultProxy]]:
         proxy.http.close()
 
 
+# Its waits allow four minutes for the runs (a loaded machine); the suite's three-minute
+# default would cut them short.
+@pytest.mark.timeout(420)
 def test_200_triggers_at_20_percent_faults_make_200_runs(
     tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
