@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from typing import Any
 import uvicorn
 from aiosmtpd.controller import Controller
 
+from tests.self_signed import TLSFiles
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -26,15 +29,25 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_handler(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    """Serves a request handler class on a free loopback port (a thread per request);
-    yields its base URL."""
+def serve_handler(
+    handler: type[http.server.BaseHTTPRequestHandler],
+    *,
+    tls: TLSFiles | None = None,
+    host_name: str = "127.0.0.1",
+) -> Iterator[str]:
+    """Serves a request handler class on a free loopback port (a thread per request),
+    over TLS with ``tls``; yields its base URL, naming the host ``host_name``."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.cert, tls.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    scheme = "https" if tls is not None else "http"
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{scheme}://{host_name}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

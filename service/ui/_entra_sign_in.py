@@ -23,7 +23,6 @@ ID token does.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import warnings
@@ -41,7 +40,7 @@ from service.settings import Settings
 from service.ui._auth import safe_next, sign_in_page
 from service.ui._errors import UiError
 from service.ui._render import render, secure_headers
-from service.ui._sessions import https, session_redis, start_session
+from service.ui._sessions import hashed_redis_key, https, session_redis, start_session
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -151,8 +150,7 @@ def _entra(request: Request) -> EntraSignIn:
 
 
 def _flow_key(settings: Settings, flow_id: str) -> str:
-    digest = hashlib.sha256(flow_id.encode()).hexdigest()
-    return f"{settings.queue_prefix}:ui:entra-flow:{digest}"
+    return hashed_redis_key(settings, "entra-flow", flow_id)
 
 
 def _redirect_uri(request: Request) -> str:

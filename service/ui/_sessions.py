@@ -90,9 +90,15 @@ def session_redis(request: Request) -> redis.Redis:
     return client
 
 
+def hashed_redis_key(settings: Settings, kind: str, secret_id: str) -> str:
+    """Where Redis keeps what a cookie's random id points to: under the id's hash, so
+    reading Redis does not give anyone an id to present."""
+    digest = hashlib.sha256(secret_id.encode()).hexdigest()
+    return f"{settings.queue_prefix}:ui:{kind}:{digest}"
+
+
 def _redis_key(settings: Settings, session_id: str) -> str:
-    digest = hashlib.sha256(session_id.encode()).hexdigest()
-    return f"{settings.queue_prefix}:ui:session:{digest}"
+    return hashed_redis_key(settings, "session", session_id)
 
 
 def https(request: Request) -> bool:

@@ -20,6 +20,7 @@ from service.store.migrate import upgrade
 from service.store.repositories.api_keys import add_api_key
 from tests.factories import make_settings
 from tests.servers import serve_app
+from tests.ui.entra_stand_in import EntraStandIn, serve_entra_stand_in
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -109,3 +110,15 @@ def make_console(
 @pytest.fixture
 def console(make_console: Callable[..., Console]) -> Console:
     return make_console()
+
+
+@pytest.fixture
+def entra(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[EntraStandIn]:
+    """A stand-in Entra tenant (tests.ui.entra_stand_in) whose certificate this process
+    trusts: MSAL through requests, the signing-key fetch through urllib."""
+    with serve_entra_stand_in(tmp_path_factory.mktemp("entra")) as stand_in:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(stand_in.ca_file))
+        monkeypatch.setenv("SSL_CERT_FILE", str(stand_in.ca_file))
+        yield stand_in

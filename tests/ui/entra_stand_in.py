@@ -17,12 +17,11 @@ import html
 import json
 import secrets
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -32,6 +31,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.self_signed import write_self_signed
+from tests.servers import serve_handler
 
 TENANT = "c0ffee00-0000-4000-8000-000000000001"
 CLIENT_ID = "11111111-2222-4333-8444-555555555555"
@@ -231,17 +231,7 @@ def serve_entra_stand_in(directory: Path) -> Iterator[EntraStandIn]:
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tls.cert, tls.key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
     # "localhost", not the console's 127.0.0.1: another site, as Microsoft's page is.
-    stand_in.url = f"https://localhost:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_handler(Handler, tls=tls, host_name="localhost") as url:
+        stand_in.url = url
         yield stand_in
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -4,7 +4,7 @@ authorization code flow with PKCE), against a stand-in for Microsoft's service."
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
@@ -17,20 +17,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from service.settings import Settings
 from service.ui import _sessions as console_sessions
 from tests.ui.conftest import Console
-from tests.ui.entra_stand_in import CLIENT_ID, EntraStandIn, serve_entra_stand_in
+from tests.ui.entra_stand_in import CLIENT_ID, EntraStandIn
 
 CALLBACK = "/ui/sign-in/entra/callback"
-
-
-@pytest.fixture
-def entra(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[EntraStandIn]:
-    with serve_entra_stand_in(tmp_path_factory.mktemp("entra")) as stand_in:
-        # MSAL (requests) and the key fetch (urllib) trust the stand-in's certificate.
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(stand_in.ca_file))
-        monkeypatch.setenv("SSL_CERT_FILE", str(stand_in.ca_file))
-        yield stand_in
 
 
 @pytest.fixture
@@ -127,52 +116,54 @@ def test_a_tampered_state_is_refused(console: Console, entra: EntraStandIn) -> N
     assert client.get("/ui").status_code == 303  # not signed in
 
 
-def test_an_id_token_for_another_sign_in_is_refused(console: Console, entra: EntraStandIn) -> None:
-    entra.person["nonce"] = "the-nonce-of-some-other-sign-in"  # a replayed ID token
-    client = console.client()
-    refused = _back(client, entra.answer(_start(client)))
-    assert refused.status_code == 400
-    assert "did not match the request" in refused.text
-    assert client.get("/ui").status_code == 303
+def _replayed_id_token(entra: EntraStandIn) -> None:
+    entra.person["nonce"] = "the-nonce-of-some-other-sign-in"
 
 
-def test_a_person_without_a_lockgate_role_is_refused(console: Console, entra: EntraStandIn) -> None:
+def _no_lockgate_role(entra: EntraStandIn) -> None:
     entra.person["roles"] = ["Payroll.Reader"]
-    client = console.client()
-    refused = _back(client, entra.answer(_start(client)))
-    assert refused.status_code == 403
-    assert "has no Lockgate role" in refused.text and "Lockgate.Read" in refused.text
-    assert client.get("/ui").status_code == 303
 
 
-def test_an_id_token_not_signed_by_the_tenant_is_refused(
-    console: Console, entra: EntraStandIn
-) -> None:
+def _signed_by_a_stranger(entra: EntraStandIn) -> None:
     entra.id_token_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    client = console.client()
-    refused = _back(client, entra.answer(_start(client)))
-    assert refused.status_code == 401
-    assert "ID token was refused" in refused.text
-    assert client.get("/ui").status_code == 303
 
 
-def test_an_expired_id_token_is_refused(console: Console, entra: EntraStandIn) -> None:
+def _expired(entra: EntraStandIn) -> None:
     entra.id_token_lifetime = -3600
-    client = console.client()
-    refused = _back(client, entra.answer(_start(client)))
-    assert refused.status_code == 401
-    assert client.get("/ui").status_code == 303
 
 
-def test_a_declined_sign_in_shows_microsofts_reason_escaped(
-    console: Console, entra: EntraStandIn
-) -> None:
+def _declined(entra: EntraStandIn) -> None:
     entra.deny = "access_denied"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "status", "says", "code_spent"),
+    [
+        (_replayed_id_token, 400, ["did not match the request"], True),
+        (_no_lockgate_role, 403, ["has no Lockgate role", "Lockgate.Read"], True),
+        (_signed_by_a_stranger, 401, ["ID token was refused"], True),
+        (_expired, 401, ["ID token was refused"], True),
+        # Microsoft's reason is shown, escaped.
+        (_declined, 401, ["User declined to consent &lt;b&gt;now&lt;/b&gt;"], False),
+    ],
+    ids=["replayed-id-token", "no-role", "signed-by-a-stranger", "expired", "declined"],
+)
+def test_a_refused_sign_in_says_why_and_leaves_no_session(
+    console: Console,
+    entra: EntraStandIn,
+    tamper: Callable[[EntraStandIn], None],
+    status: int,
+    says: list[str],
+    code_spent: bool,
+) -> None:
+    tamper(entra)
     client = console.client()
     refused = _back(client, entra.answer(_start(client)))
-    assert refused.status_code == 401
-    assert "User declined to consent &lt;b&gt;now&lt;/b&gt;" in refused.text
-    assert entra.token_requests == []
+    assert refused.status_code == status
+    for words in says:
+        assert words in refused.text
+    assert len(entra.token_requests) == (1 if code_spent else 0)
+    assert client.get("/ui").status_code == 303
 
 
 def test_a_wrong_client_secret_is_reported_without_the_secret(

@@ -5,26 +5,14 @@ shows: the flow's cookie comes back on the cross-site redirect, and the session 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import pytest
-
 from tests.ui.conftest import Console
-from tests.ui.entra_stand_in import EntraStandIn, serve_entra_stand_in
+from tests.ui.entra_stand_in import EntraStandIn
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
-
-
-@pytest.fixture
-def entra(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[EntraStandIn]:
-    with serve_entra_stand_in(tmp_path_factory.mktemp("entra")) as stand_in:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(stand_in.ca_file))
-        monkeypatch.setenv("SSL_CERT_FILE", str(stand_in.ca_file))
-        yield stand_in
 
 
 def test_signing_in_through_the_tenants_page_lands_signed_in(
