@@ -50,6 +50,7 @@ from service.runs.job_mode import (
 from service.runs.one_time import one_time_payload
 from service.runs.options import engine_options
 from service.runs.repairing import RunStillActive, repair_in_databricks
+from service.runs.task_graph import task_graph
 from service.runs.workspaces import WorkspaceClients
 from service.settings import Settings, get_settings
 from service.store.models import Run, RunStatus, Workflow, utcnow
@@ -264,6 +265,9 @@ def plan_submission(
         return None
     job_settings = expected_job_settings(definition, workflow_id=workflow.id)
     repair = run.retry_mode == "repair" and run.databricks_run_id is not None
+    if not repair:
+        # A repair reruns tasks of the graph already there; anything else runs this one.
+        run.task_graph = task_graph(job_settings)
     if run.workspace != options.workspace and not repair:
         run.workspace = options.workspace
     return SubmissionPlan(

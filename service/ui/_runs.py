@@ -121,11 +121,13 @@ def task_state(task: TaskRun | None) -> str:
 
 
 def graph_tasks(request: Request, workflow: Workflow | None, run: Run) -> list[_dag.TaskNode]:
-    """The run's task graph: the workflow's tasks (its current version: Lockgate keeps
-    one definition per workflow), plus any task the run reported that it no longer names."""
+    """The run's task graph: the one it was submitted with (or, for a run from before
+    runs kept theirs, the workflow's current one), plus any task the run reported that
+    the graph does not name."""
     nodes: list[_dag.TaskNode] = []
-    definition = cached_definition(request, workflow) if workflow is not None else None
-    if definition is not None:
+    if run.task_graph is not None:
+        nodes = _dag.tasks_from_settings({"tasks": run.task_graph})
+    elif workflow is not None and (definition := cached_definition(request, workflow)):
         nodes = _dag.tasks_from_settings(definition.to_job_settings())
     named = {n.key for n in nodes}
     nodes += [_dag.TaskNode(t.task_key) for t in run.tasks if t.task_key not in named]

@@ -11,8 +11,13 @@ from urllib.parse import quote
 
 from markupsafe import escape
 
+from service.runs.task_graph import task_graph
+from service.store.models import Run, Workflow
+from service.store.repositories import workflows as workflows_repo
+from service.workflows import parse_workflow
+from tests.factories import simple_workflow
 from tests.ui.conftest import Console
-from tests.ui.seed import PLANT, SECRET_IN_PAYLOAD, Seeded, seed
+from tests.ui.seed import PLANT, SECRET_IN_PAYLOAD, Seeded, etl_source, seed
 
 ESCAPED = str(escape(PLANT))  # &lt;script&gt;alert(&#39;planted&#39;)&lt;/script&gt;
 
@@ -72,6 +77,32 @@ def test_every_page_answers_and_escapes_what_it_shows(console: Console) -> None:
         "overview",
     ):
         assert shown[name], f"{name} does not show the planted text at all"
+
+
+def _dag_of(page: str) -> tuple[list[str], list[tuple[str, str]]]:
+    svg = page[
+        page.index('<svg class="dag"') : page.index("</svg>", page.index('<svg class="dag"'))
+    ]
+    nodes = re.findall(r'class="dag-node [^"]+" data-task="([^"]+)">', svg)
+    edges = re.findall(r'<g class="dag-edge" data-from="([^"]+)" data-to="([^"]+)">', svg)
+    return nodes, edges
+
+
+def test_a_run_page_draws_the_graph_the_run_was_submitted_with(console: Console) -> None:
+    s = seed(console.sessions)
+    with console.sessions.begin() as session:
+        run = session.get_one(Run, s.run_id)
+        run.task_graph = task_graph(parse_workflow(etl_source()).to_job_settings())
+        # Since then the workflow was cut down to one task.
+        workflows_repo.replace_workflow_source(
+            session,
+            workflow=session.get_one(Workflow, run.workflow_id),
+            source=parse_workflow(simple_workflow("comprehensive-etl-pipeline")).source,
+        )
+    nodes, edges = _dag_of(console.signed_in("read").get(f"/ui/runs/{s.run_id}").text)
+    assert len(nodes) == 7 and "only" not in nodes
+    assert len(edges) == 7
+    assert ("raw-data-ingestion", "customer-data-processing") in edges
 
 
 def test_the_event_payload_is_shown_with_secrets_masked(console: Console) -> None:

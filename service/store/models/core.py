@@ -161,6 +161,12 @@ class Run(Base):
     # The tasks a person chose to repair (their dependents run too); None: the failed ones.
     # Cleared once the repair is at Databricks, so a later automatic repair picks afresh.
     repair_tasks: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    # The task graph of the settings last submitted (service.runs.task_graph): a run's
+    # page draws it, whatever the workflow says now. None for runs from before 0014.
+    # Deferred: only a run's page reads it, not the sweeps that load runs by the hundred.
+    task_graph: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSON, default=None, deferred=True
+    )
     deadline_at: Mapped[datetime | None] = mapped_column(default=None)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(default=None)
     cancel_reason: Mapped[str | None] = mapped_column(String(20), default=None)
