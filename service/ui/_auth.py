@@ -9,6 +9,8 @@ own, people sign in through Microsoft's page instead (``_entra_sign_in``).
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import jwt
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -16,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from service.api.access import Principal
 from service.api.entra import EntraVerifier, InvalidToken
 from service.api.keys import KEY_PREFIX, hash_api_key
+from service.settings import Settings
 from service.store.repositories import api_keys as keys_repo
 from service.ui._forms import read_form
 from service.ui._render import render, secure_headers
@@ -141,6 +144,26 @@ async def sign_in(request: Request) -> Response:
 
 @router.post("/sign-out")
 def sign_out(request: Request, console: SignedIn, _form: CheckedForm) -> Response:
-    response = RedirectResponse("/ui/sign-in", status_code=303)
+    settings: Settings = request.app.state.settings
+    response: Response = RedirectResponse("/ui/sign-in", status_code=303)
+    if console.via == "entra_page" and settings.entra_tenant_id:
+        # Signed in on Microsoft's page: sign out there too, or the next person at this
+        # browser would be signed in as this one without a word. A page of our own moves
+        # on to it: the CSP's form-action 'self' stops a form's redirect to another site.
+        target = entra_sign_out_url(settings, return_to=f"{console_base_url(request)}/ui/sign-in")
+        response = render(request, "signed_out.html", {"target": target})
     end_session(request, response, console)
     return secure_headers(response)
+
+
+def console_base_url(request: Request) -> str:
+    """Where people reach the console: ``public_url``, else the address they used."""
+    settings: Settings = request.app.state.settings
+    return (settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def entra_sign_out_url(settings: Settings, *, return_to: str) -> str:
+    """The tenant's end-session endpoint (OpenID Connect RP-initiated logout), coming
+    back to ``return_to`` (register it as a redirect URI of the app)."""
+    authority = f"{settings.entra_authority_host.rstrip('/')}/{settings.entra_tenant_id}"
+    return f"{authority}/oauth2/v2.0/logout?" + urlencode({"post_logout_redirect_uri": return_to})

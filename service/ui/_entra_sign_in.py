@@ -37,7 +37,7 @@ from fastapi.responses import RedirectResponse, Response
 from service.api.access import Principal
 from service.api.entra import EntraVerifier, InvalidToken
 from service.settings import Settings
-from service.ui._auth import safe_next, sign_in_page
+from service.ui._auth import console_base_url, safe_next, sign_in_page
 from service.ui._errors import UiError
 from service.ui._render import render, secure_headers
 from service.ui._sessions import hashed_redis_key, https, session_redis, start_session
@@ -154,9 +154,7 @@ def _flow_key(settings: Settings, flow_id: str) -> str:
 
 
 def _redirect_uri(request: Request) -> str:
-    settings: Settings = request.app.state.settings
-    base = (settings.public_url or str(request.base_url)).rstrip("/")
-    return f"{base}{FLOW_PATH}/callback"
+    return f"{console_base_url(request)}{FLOW_PATH}/callback"
 
 
 @router.get("/sign-in/entra", name="ui_sign_in_entra")
@@ -221,7 +219,7 @@ def finish_entra_sign_in(request: Request) -> Response:
             next_path=next_path,
         )
     response = render(request, "signed_in.html", {"next_path": next_path, "name": principal.name})
-    start_session(request, response, principal, until=until)
+    start_session(request, response, principal, until=until, via="entra_page")
     response.delete_cookie(FLOW_COOKIE, path=FLOW_PATH)
     return response
 

@@ -52,6 +52,9 @@ class ConsoleSession:
     key_id: str | None
     csrf_token: str
     expires_at: float
+    # "form" (a key or a pasted token) or "entra_page" (Microsoft's sign-in page, which
+    # signing out then visits too).
+    via: str = "form"
 
     @property
     def principal(self) -> Principal:
@@ -107,7 +110,12 @@ def https(request: Request) -> bool:
 
 
 def start_session(
-    request: Request, response: Response, principal: Principal, *, until: float | None = None
+    request: Request,
+    response: Response,
+    principal: Principal,
+    *,
+    until: float | None = None,
+    via: str = "form",
 ) -> ConsoleSession:
     settings = _settings(request)
     now = time.time()
@@ -123,6 +131,7 @@ def start_session(
         key_id=principal.key_id,
         csrf_token=secrets.token_urlsafe(32),
         expires_at=expires_at,
+        via=via,
     )
     record = {
         "kind": session.kind,
@@ -131,6 +140,7 @@ def start_session(
         "key_id": session.key_id,
         "csrf": session.csrf_token,
         "expires_at": expires_at,
+        "via": via,
     }
     ttl = max(1, int(expires_at - now))
     try:
@@ -193,6 +203,7 @@ def _load(request: Request) -> ConsoleSession | None:
         key_id=record.get("key_id"),
         csrf_token=record["csrf"],
         expires_at=float(record["expires_at"]),
+        via=str(record.get("via", "form")),
     )
 
 

@@ -58,6 +58,7 @@ class EntraStandIn:
     pending: dict[str, dict[str, str]] = field(default_factory=dict)  # code -> request
     token_requests: list[dict[str, str]] = field(default_factory=list)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
+    sign_outs: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def issuer(self) -> str:
@@ -217,6 +218,9 @@ def serve_entra_stand_in(directory: Path) -> Iterator[EntraStandIn]:
                 self._send(200, stand_in.authorize_page(query).encode(), "text/html")
             elif path == "/oauth2/v2.0/approve":
                 self._send(302, b"", "text/plain", Location=stand_in.approve(query["request"]))
+            elif path == "/oauth2/v2.0/logout":  # signs the person out, then goes back
+                stand_in.sign_outs.append(query)
+                self._send(302, b"", "text/plain", Location=query["post_logout_redirect_uri"])
             else:
                 self._json(404, {"error": "not_found"})
 

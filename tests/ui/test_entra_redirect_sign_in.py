@@ -3,6 +3,8 @@ authorization code flow with PKCE), against a stand-in for Microsoft's service."
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -81,6 +83,24 @@ def test_a_person_signs_in_through_the_tenant_with_their_roles_as_scopes(
         assert not list(store.scan_iter(f"{console.settings.queue_prefix}:ui:entra-flow:*"))
     finally:
         store.close()
+
+
+def test_signing_out_signs_out_at_the_tenant_too(console: Console, entra: EntraStandIn) -> None:
+    client = console.client()
+    assert _back(client, entra.answer(_start(client))).status_code == 200
+    signed_out = console.post_form(client, "/ui", "/ui/sign-out")
+    assert signed_out.status_code == 200
+    found = re.search(r'http-equiv="refresh" content="0; url=([^"]+)"', signed_out.text)
+    assert found, signed_out.text
+    logout = urlsplit(html.unescape(found.group(1)))
+    assert f"{logout.scheme}://{logout.netloc}" == entra.url
+    assert logout.path == f"/{entra.settings()['entra_tenant_id']}/oauth2/v2.0/logout"
+    assert parse_qs(logout.query)["post_logout_redirect_uri"] == [f"{console.url}/ui/sign-in"]
+    assert client.get("/ui").status_code == 303  # the console's session is gone already
+
+    # A key's session signs out here only.
+    keyed = console.signed_in("read")
+    assert console.post_form(keyed, "/ui", "/ui/sign-out").headers["location"] == "/ui/sign-in"
 
 
 def test_an_answer_is_used_once_and_only_in_the_browser_that_asked(

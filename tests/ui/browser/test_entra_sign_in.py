@@ -40,5 +40,11 @@ def test_signing_in_through_the_tenants_page_lands_signed_in(
         assert cookies["lockgate_console"]["sameSite"] == "Strict"
         assert cookies["lockgate_console"]["httpOnly"] is True
         assert "lockgate_console_entra" not in cookies  # spent with the flow
+
+        # Signing out visits the tenant's sign-out and comes back to the sign-in page.
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url(f"{console.url}/ui/sign-in**")
+        expect(page.get_by_role("link", name="Sign in with Microsoft (Entra ID)")).to_be_visible()
+        assert len(entra.sign_outs) == 1
     finally:
         context.close()
