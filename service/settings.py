@@ -245,8 +245,9 @@ class Settings(BaseSettings):
     subscription_confirm_seconds: float = Field(default=48 * 3600, gt=0)
     # Entra ID sign-in to the console through Microsoft's sign-in page (OpenID Connect,
     # authorization code with PKCE), with LOCKGATE_ENTRA_TENANT_ID: the app registration's
-    # client id and a client secret. Register {public_url}/ui/sign-in/entra/callback as its
-    # Web redirect URI; a person's app roles (entra_role_scopes) are their scopes.
+    # client id and a client secret. Register {public_url}/ui/sign-in/entra/callback and
+    # {public_url}/ui/sign-in (signing out returns there) as its Web redirect URIs; a
+    # person's app roles (entra_role_scopes) are their scopes.
     console_entra_client_id: str | None = None
     console_entra_client_secret: SecretStr | None = None
 

@@ -57,7 +57,10 @@ class EntraVerifier:
         )
 
     def verify(self, token: str) -> Principal:
-        claims = self.claims(token)
+        return self.principal_of(self.claims(token))
+
+    def principal_of(self, claims: dict[str, Any]) -> Principal:
+        """Who verified ``claims`` name (the calling app, else the object id) and their scopes."""
         name = str(claims.get("appid") or claims.get("azp") or claims.get("oid") or "entra")
         return Principal(kind="entra", name=name, scopes=self.scopes_of(claims))
 
