@@ -9,27 +9,14 @@ The stand-in `apt-get install` "installs" npm by putting the npm stand-in on tha
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-MAKEFILE = Path(__file__).resolve().parents[1] / "Makefile"
-MAKE = shutil.which("make")
+from tests.makefile_shims import run_make, shim, shim_user
+
 INSTALL = ["apt-get update -qq", "apt-get install -y -qq nodejs npm"]
 AZURITE = "npm install --prefix .tools azurite@"
-
-# `make test` runs this suite, so make is there; without it this fails, it never skips.
-assert MAKE is not None, "make is not installed"
-
-
-def _shim(folder: Path, name: str, log: Path, then: str = "") -> None:
-    """A command that appends "name args" to the log, then runs ``then`` (shell)."""
-    folder.mkdir(exist_ok=True)
-    path = folder / name
-    path.write_text(f'#!/bin/sh\nprintf "%s\\n" "{name} $*" >> "{log}"\n{then}')
-    path.chmod(0o755)
 
 
 def _make_tools(tmp_path: Path, *, uid: int, tools: set[str]) -> tuple[int, str, list[str]]:
@@ -37,26 +24,14 @@ def _make_tools(tmp_path: Path, *, uid: int, tools: set[str]) -> tuple[int, str,
     returns make's exit code, its stderr, and the calls made (other than to `id`)."""
     path, staged, log = tmp_path / "bin", tmp_path / "staged", tmp_path / "calls.log"
     log.touch()
-    _shim(path, "id", log, then=f'[ "$1" = -u ] && echo {uid}\n')
-    _shim(staged, "npm", log)
+    shim_user(path, log, uid=uid, sudo="sudo" in tools)
+    shim(staged, "npm", log)
     if "npm" in tools:
         (path / "npm").symlink_to(staged / "npm")
-    if "sudo" in tools:
-        _shim(path, "sudo", log, then='exec "$@"\n')
     if "apt-get" in tools:
         install = f'[ "$1" = install ] && /bin/ln -s "{staged}/npm" "{path}/npm"\nexit 0\n'
-        _shim(path, "apt-get", log, then=install)
-    result = subprocess.run(
-        [str(MAKE), "--no-print-directory", "-f", str(MAKEFILE), "tools"],
-        cwd=tmp_path,
-        env={"PATH": str(path), "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    calls = [c for c in log.read_text().splitlines() if not c.startswith("id ")]
-    return result.returncode, result.stderr, calls
+        shim(path, "apt-get", log, then=install)
+    return run_make(tmp_path, log, str(path), "tools")
 
 
 def test_root_installs_npm_with_apt_get(tmp_path: Path) -> None:

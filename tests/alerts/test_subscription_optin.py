@@ -31,7 +31,7 @@ from service.alerts import (
 from service.alerts._optin_tokens import make_token
 from service.settings import Settings
 from service.store.models import utcnow
-from service.store.models.alerting import AlertSubscription, SubscriptionStatus
+from service.store.models.alerting import AlertChannel, AlertSubscription, SubscriptionStatus
 from service.store.repositories import alert_channels as channels_repo
 from tests.alerts.conftest import SMTPFixture
 
@@ -65,6 +65,20 @@ def _request(sessions: sessionmaker[Session], settings: Settings, address: str, 
             settings=settings,
             now=kw.pop("now", utcnow()),
         ).subscription_id
+
+
+def _add_active_email(session: Session, channel: AlertChannel, address: str) -> None:
+    """A subscription made by an admin (API or CLI): active at once, no confirmation."""
+    channels_repo.add_subscription(
+        session,
+        channel=channel,
+        kind="email",
+        target=address,
+        format="generic",
+        event_types=[],
+        workflows=[],
+        workflow_tags={},
+    )
 
 
 def _mail(smtp: SMTPFixture, index: int = -1) -> EmailMessage:
@@ -177,16 +191,7 @@ def test_an_already_active_address_gets_no_new_mail(
     with sessions.begin() as session:
         channel = channels_repo.get_channel(session, name="etl-failures")
         assert channel is not None
-        channels_repo.add_subscription(
-            session,
-            channel=channel,
-            kind="email",
-            target="ops@example.com",
-            format="generic",
-            event_types=[],
-            workflows=[],
-            workflow_tags={},
-        )
+        _add_active_email(session, channel, "ops@example.com")
         outcome = request_subscription(
             session,
             channel=channel,
@@ -248,15 +253,6 @@ def test_a_test_alert_skips_pending_subscriptions(
     with sessions.begin() as session:
         channel = channels_repo.get_channel(session, name="etl-failures")
         assert channel is not None
-        channels_repo.add_subscription(
-            session,
-            channel=channel,
-            kind="email",
-            target="active@example.com",
-            format="generic",
-            event_types=[],
-            workflows=[],
-            workflow_tags={},
-        )
+        _add_active_email(session, channel, "active@example.com")
         session.refresh(channel)
         assert len(send_test_alert(session, channel=channel, settings=settings)) == 1

@@ -9,25 +9,13 @@ file the step checks for (CHROMIUM points into the test's folder).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-MAKEFILE = Path(__file__).resolve().parents[3] / "Makefile"
-MAKE = shutil.which("make")
+from tests.makefile_shims import run_make, shim, shim_user
+
 INSTALL = ["apt-get update -qq", "apt-get install -y -qq chromium"]
-
-# `make test` runs this suite, so make is there; without it this fails, it never skips.
-assert MAKE is not None, "make is not installed"
-
-
-def _shim(folder: Path, name: str, log: Path, then: str = "") -> None:
-    folder.mkdir(exist_ok=True)
-    path = folder / name
-    path.write_text(f'#!/bin/sh\nprintf "%s\\n" "{name} $*" >> "{log}"\n{then}')
-    path.chmod(0o755)
 
 
 def _make_browser(
@@ -40,26 +28,17 @@ def _make_browser(
     if present:
         chromium.write_text("#!/bin/sh\n")
         chromium.chmod(0o755)
-    _shim(path, "id", log, then=f'[ "$1" = -u ] && echo {uid}\n')
-    if "sudo" in tools:
-        _shim(path, "sudo", log, then='exec "$@"\n')
+    shim_user(path, log, uid=uid, sudo="sudo" in tools)
     if "apt-get" in tools:
         install = (
             f'[ "$1" = install ] && printf "#!/bin/sh\\n" > "{chromium}" '
             f'&& /bin/chmod 755 "{chromium}"\nexit 0\n'
         )
-        _shim(path, "apt-get", log, then=install)
-    result = subprocess.run(
-        [str(MAKE), "--no-print-directory", "-f", str(MAKEFILE), "browser", f"CHROMIUM={chromium}"],
-        cwd=tmp_path,
-        env={"PATH": f"{path}:/nonexistent", "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+        shim(path, "apt-get", log, then=install)
+    code, stderr, calls = run_make(
+        tmp_path, log, f"{path}:/nonexistent", "browser", f"CHROMIUM={chromium}"
     )
-    calls = [c for c in log.read_text().splitlines() if not c.startswith("id ")]
-    return result.returncode, result.stderr, calls, chromium.exists()
+    return code, stderr, calls, chromium.exists()
 
 
 def test_nothing_happens_when_chromium_is_there(tmp_path: Path) -> None:
